@@ -1,0 +1,3 @@
+module github.com/pbxbridge/pbxbridge
+
+go 1.26
