@@ -72,7 +72,7 @@ func ParseOptions(dialect Dialect, document []byte, baseURL *url.URL, opts Optio
 	}
 	prog := &Program{Dialect: dialect, DocumentURL: baseURL}
 	if !strings.EqualFold(root.name, "Response") {
-		p.errorf(root, ErrUnknownElement, "the root element must be <Response>, not <%s>", root.name)
+		p.errorf(root, ErrUnknownElement, "the root element must be <Response>")
 	} else {
 		if root.name != "Response" {
 			p.warnf(root, "", "element name is written %q; the canonical spelling is <Response>", root.name)
@@ -142,7 +142,7 @@ func (p *parser) verbs(parent *node, ctx context) []Verb {
 	for _, c := range parent.children {
 		e, ok := p.table[strings.ToLower(c.name)]
 		if !ok {
-			p.errorf(c, ErrUnknownElement, "<%s> is not a %s verb; allowed in <%s>: %s", c.name, p.dialectName(), parent.name, p.table.allowedIn(ctx))
+			p.errorf(c, ErrUnknownElement, "not a %s element; allowed in <%s>: %s", p.dialectName(), parent.name, p.table.allowedIn(ctx))
 			continue
 		}
 		if c.name != e.name {
@@ -172,8 +172,8 @@ func (p *parser) nestingError(c *node, e verbEntry, parent *node, ctx context) {
 			where = append(where, "in "+pc.n)
 		}
 	}
-	p.errorf(c, ErrNesting, "<%s> may not appear in <%s>; it may appear only %s (allowed in <%s>: %s)",
-		e.name, parent.name, strings.Join(where, " or "), parent.name, p.table.allowedIn(ctx))
+	p.errorf(c, ErrNesting, "may not appear in <%s>; it may appear only %s (allowed in <%s>: %s)",
+		parent.name, strings.Join(where, " or "), parent.name, p.table.allowedIn(ctx))
 }
 
 func (p *parser) gatherNames() string {
@@ -210,7 +210,7 @@ func (p *parser) warnf(n *node, attr string, format string, args ...any) {
 func (p *parser) checkNoText(n *node, canonical string) {
 	if n.hasText() {
 		p.errs = append(p.errs, &Error{Pos: p.s.pos(n.textOff), Kind: ErrNesting, Element: n.name,
-			Rule: fmt.Sprintf("<%s> may not contain text (found %q)", canonical, abbreviate(strings.TrimSpace(n.text), 40))})
+			Rule: fmt.Sprintf("may not contain text (found %q)", abbreviate(strings.TrimSpace(n.text), 40))})
 	}
 }
 
@@ -218,7 +218,7 @@ func (p *parser) checkNoText(n *node, canonical string) {
 func (p *parser) checkEmpty(n *node, canonical string) {
 	p.checkNoText(n, canonical)
 	for _, c := range n.children {
-		p.errorf(c, ErrNesting, "<%s> may not contain elements (found <%s>)", canonical, c.name)
+		p.errorf(c, ErrNesting, "may not appear in <%s>, which takes no elements", canonical)
 	}
 }
 

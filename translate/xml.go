@@ -42,6 +42,9 @@ func (n *node) hasText() bool { return n.textOff >= 0 }
 // scanner is the state of one scan. It is not reused across documents.
 type scanner struct {
 	src      []byte
+	str      string // src as a string, made once: names and plain values are substrings of it
+	nodes    []node // arena: one node per '<', so it never grows and pointers stay valid
+	attrs    []attr // arena: each element's attributes are a contiguous run of it
 	i        int
 	maxDepth int
 	lines    []int // offsets at which each line starts
@@ -58,6 +61,9 @@ func (e *syntaxError) Error() string { return e.msg }
 
 func newScanner(src []byte, maxDepth int) *scanner {
 	s := &scanner{src: src, maxDepth: maxDepth, lines: make([]int, 1, 32)}
+	s.str = string(src)
+	s.nodes = make([]node, 0, bytes.Count(src, []byte("<")))
+	s.attrs = make([]attr, 0, bytes.Count(src, []byte("=")))
 	for i := 0; ; {
 		j := bytes.IndexByte(src[i:], '\n')
 		if j < 0 {
@@ -181,7 +187,7 @@ func (s *scanner) name() (string, error) {
 	for s.i < len(s.src) && isNameChar(s.src[s.i]) {
 		s.i++
 	}
-	return string(s.src[start:s.i]), nil
+	return s.str[start:s.i], nil
 }
 
 func quoteChar(b []byte) string {
@@ -202,27 +208,30 @@ func (s *scanner) procInst(first bool) error {
 	if k := bytes.IndexFunc(body, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }); k >= 0 {
 		target = body[:k]
 	}
-	if len(target) == 0 {
-		return s.fail(start, "processing instruction without a target")
+	if len(target) == 0 || !isNameStart(target[0]) || bytes.IndexFunc(target, func(r rune) bool { return r >= utf8.RuneSelf || !isNameChar(byte(r)) }) >= 0 {
+		return s.fail(start, "processing instruction <?%s needs a name as its target", abbreviate(string(target), 20))
 	}
 	if strings.EqualFold(string(target), "xml") {
 		if string(target) != "xml" || !first {
 			return s.fail(start, "the XML declaration <?xml ...?> may only appear at the very start of the document")
 		}
-		if enc := declEncoding(body); enc != "" && !strings.EqualFold(enc, "utf-8") && !strings.EqualFold(enc, "utf8") && !strings.EqualFold(enc, "us-ascii") {
+		if v := declAttr(body, "version"); v != "" && v != "1.0" {
+			return s.fail(start, "XML version %q is not supported: want 1.0", v)
+		}
+		if enc := declAttr(body, "encoding"); enc != "" && !strings.EqualFold(enc, "utf-8") && !strings.EqualFold(enc, "utf8") && !strings.EqualFold(enc, "us-ascii") {
 			return s.fail(start, "encoding %q is not supported: documents must be UTF-8", enc)
 		}
 	}
 	return nil
 }
 
-// declEncoding returns the encoding pseudo-attribute of an XML declaration.
-func declEncoding(body []byte) string {
-	k := bytes.Index(body, []byte("encoding"))
+// declAttr returns a pseudo-attribute (version, encoding) of an XML declaration.
+func declAttr(body []byte, name string) string {
+	k := bytes.Index(body, []byte(name))
 	if k < 0 {
 		return ""
 	}
-	rest := bytes.TrimLeft(body[k+len("encoding"):], " \t\r\n")
+	rest := bytes.TrimLeft(body[k+len(name):], " \t\r\n")
 	if len(rest) == 0 || rest[0] != '=' {
 		return ""
 	}
@@ -270,7 +279,9 @@ func (s *scanner) element(depth int) (*node, error) {
 	if depth > s.maxDepth {
 		return nil, s.refuse(s.i, "elements are nested more than %d deep", s.maxDepth)
 	}
-	n := &node{off: s.i, textOff: -1}
+	s.nodes = append(s.nodes, node{off: s.i, textOff: -1})
+	n := &s.nodes[len(s.nodes)-1]
+	firstAttr := len(s.attrs)
 	s.i++ // '<'
 	name, err := s.name()
 	if err != nil {
@@ -303,15 +314,19 @@ func (s *scanner) element(depth int) (*node, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, prev := range n.attrs {
+		for _, prev := range s.attrs[firstAttr:] {
 			if prev.name == a.name {
 				return nil, s.fail(a.off, "attribute %s appears twice in <%s>", a.name, name)
 			}
 		}
-		n.attrs = append(n.attrs, a)
+		s.attrs = append(s.attrs, a)
+		n.attrs = s.attrs[firstAttr:len(s.attrs):len(s.attrs)]
 	}
 	// Content.
+	// Text is kept as a substring of the document when it is one plain run (the usual case),
+	// and decoded into a buffer otherwise. Whitespace-only runs before any text are layout.
 	var text []byte
+	plain, hasPlain := "", false
 	for {
 		if s.i >= len(s.src) {
 			return nil, s.fail(n.off, "element <%s> is not closed", name)
@@ -323,9 +338,28 @@ func (s *scanner) element(depth int) (*node, error) {
 				k = len(s.src) - s.i
 			}
 			s.i += k
+			if err := s.checkText(start, s.i); err != nil {
+				return nil, err
+			}
+			if n.textOff < 0 && text == nil {
+				ws := start
+				for ws < s.i && isSpace(s.src[ws]) {
+					ws++
+				}
+				if ws == s.i {
+					continue // layout between elements
+				}
+				n.textOff = ws
+				if !hasPlain && bytes.IndexAny(s.src[start:s.i], "&\r") < 0 {
+					plain, hasPlain = s.str[start:s.i], true
+					continue
+				}
+			}
+			if hasPlain {
+				text, hasPlain = append(text, plain...), false
+			}
 			var err error
-			text, err = s.appendText(text, start, s.i, n)
-			if err != nil {
+			if text, err = s.decode(text, start, s.i); err != nil {
 				return nil, err
 			}
 			continue
@@ -347,7 +381,11 @@ func (s *scanner) element(depth int) (*node, error) {
 			if cname != name {
 				return nil, s.fail(closeOff, "end tag </%s> does not match start tag <%s> at %s", cname, name, s.pos(n.off))
 			}
-			n.text = string(text)
+			if hasPlain {
+				n.text = plain
+			} else {
+				n.text = string(text)
+			}
 			return n, nil
 		case bytes.HasPrefix(rest, []byte("<!--")):
 			if err := s.comment(); err != nil {
@@ -362,10 +400,13 @@ func (s *scanner) element(depth int) (*node, error) {
 			if err := s.checkChars(start, start+end); err != nil {
 				return nil, err
 			}
-			for k := start; k < start+end; k++ {
-				if !isSpace(s.src[k]) && n.textOff < 0 {
+			for k := start; k < start+end && n.textOff < 0; k++ {
+				if !isSpace(s.src[k]) {
 					n.textOff = k
 				}
+			}
+			if hasPlain {
+				text, hasPlain = append(text, plain...), false
 			}
 			text = append(text, s.src[start:start+end]...)
 			s.i = start + end + 3
@@ -416,7 +457,7 @@ func (s *scanner) attribute(elem string) (attr, error) {
 		return a, err
 	}
 	if bytes.IndexByte(raw, '&') < 0 && bytes.IndexAny(raw, "\t\n\r") < 0 {
-		a.value = string(raw)
+		a.value = s.str[s.i : s.i+end]
 	} else {
 		v, err := s.decode(nil, s.i, s.i+end)
 		if err != nil {
@@ -434,23 +475,15 @@ func (s *scanner) attribute(elem string) (attr, error) {
 	return a, nil
 }
 
-// appendText decodes character data src[start:end] and notes where non-space text begins.
-func (s *scanner) appendText(text []byte, start, end int, n *node) ([]byte, error) {
-	if n.textOff < 0 {
-		for k := start; k < end; k++ {
-			if !isSpace(s.src[k]) {
-				n.textOff = k
-				break
-			}
-		}
-	}
+// checkText checks character data src[start:end] before it is used.
+func (s *scanner) checkText(start, end int) error {
 	if err := s.checkChars(start, end); err != nil {
-		return nil, err
+		return err
 	}
 	if k := bytes.Index(s.src[start:end], []byte("]]>")); k >= 0 {
-		return nil, s.fail(start+k, "\"]]>\" is not allowed in text")
+		return s.fail(start+k, "\"]]>\" is not allowed in text")
 	}
-	return s.decode(text, start, end)
+	return nil
 }
 
 // checkChars refuses characters that XML 1.0 does not allow (C0 controls other than tab and
