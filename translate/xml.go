@@ -350,7 +350,7 @@ func (s *scanner) element(depth int) (*node, error) {
 					continue // layout between elements
 				}
 				n.textOff = ws
-				if !hasPlain && bytes.IndexAny(s.src[start:s.i], "&\r") < 0 {
+				if !hasPlain && !bytes.ContainsAny(s.src[start:s.i], "&\r") {
 					plain, hasPlain = s.str[start:s.i], true
 					continue
 				}
@@ -456,7 +456,7 @@ func (s *scanner) attribute(elem string) (attr, error) {
 	if err := s.checkChars(s.i, s.i+end); err != nil {
 		return a, err
 	}
-	if bytes.IndexByte(raw, '&') < 0 && bytes.IndexAny(raw, "\t\n\r") < 0 {
+	if !bytes.ContainsAny(raw, "&\t\n\r") {
 		a.value = s.str[s.i : s.i+end]
 	} else {
 		v, err := s.decode(nil, s.i, s.i+end)
