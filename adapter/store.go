@@ -1,0 +1,154 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/pbxbridge/pbxbridge/translate"
+)
+
+// Store errors. Implementations wrap them; callers test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a compare-and-set lost (the version moved) or a lease is held by another owner.
+	ErrConflict = errors.New("version conflict")
+	// ErrQuota: the container has no room for the file.
+	ErrQuota = errors.New("container quota exceeded")
+)
+
+// CallState is what the store keeps about a live call, so that another instance, or this one
+// after a restart or a PBX reconnect, can reconcile it (design.md "State and durability").
+type CallState struct {
+	ID          string // pbxbridge call id (CallSid / CallUUID)
+	PBX         string
+	ChannelID   string
+	App         string
+	Dialect     translate.Dialect
+	DocumentURL string // without userinfo
+	Verb        int    // index of the verb being executed in the current document
+	VerbName    string
+	Status      string   // in-progress, completed
+	Recordings  []string // names of recordings live on the PBX
+	Started     time.Time
+	Updated     time.Time
+	Version     int64 // compare-and-set: PutCall succeeds only when this equals the stored version (0 = new)
+}
+
+// File is a stored recording, in CarrierX's File shape (storage.md).
+type File struct {
+	SID          string
+	ContainerSID string
+	Name         string
+	Format       string // wav, mp3, ul
+	MIMEType     string
+	Bytes        int64
+	Duration     time.Duration
+	Created      time.Time
+	Modified     time.Time
+	IntegerKey1  *int64
+	IntegerKey2  *int64
+	StringKey1   *string
+	StringKey2   *string
+	Lifecycle    translate.LifecycleAction
+	LifecycleTTL time.Duration // 0 = never
+	ExpiresAt    time.Time     // Created + LifecycleTTL when the action is delete; zero = never
+	CallID       string
+	BlobKey      string // where the bytes are in the Blob store
+}
+
+// FileQuery filters ListFiles. Zero fields do not filter.
+type FileQuery struct {
+	ContainerSID string
+	IntegerKey1  *int64
+	IntegerKey2  *int64
+	StringKey1   *string
+	StringKey2   *string
+	Limit        int
+	After        string // SID to continue after (pagination)
+}
+
+// Store keeps call state and File metadata. Every method is safe for concurrent use.
+type Store interface {
+	GetCall(ctx context.Context, id string) (CallState, error)
+	// PutCall writes the state when its Version equals the stored one (0 = must not exist) and
+	// returns it with the new version; otherwise ErrConflict.
+	PutCall(ctx context.Context, c CallState) (CallState, error)
+	DeleteCall(ctx context.Context, id string) error
+	ListCalls(ctx context.Context) ([]CallState, error)
+
+	// CreateFile records a new file, charging its bytes to the container quota (ErrQuota).
+	CreateFile(ctx context.Context, f File, quota int64) error
+	// UpdateFile replaces a file's metadata (append and overwrite), re-charging the quota.
+	UpdateFile(ctx context.Context, f File, quota int64) error
+	GetFile(ctx context.Context, sid string) (File, error)
+	DeleteFile(ctx context.Context, sid string) error
+	ListFiles(ctx context.Context, q FileQuery) ([]File, error)
+	// ContainerUsage is the bytes charged to a container.
+	ContainerUsage(ctx context.Context, containerSID string) (int64, error)
+	// ExpiredFiles lists files whose ExpiresAt is at or before now, oldest first.
+	ExpiredFiles(ctx context.Context, now time.Time, limit int) ([]File, error)
+
+	Close() error
+}
+
+// Entry is one outbound HTTP request in the outbox (callbacks.md §1.1). It is written before it
+// is sent and removed (acknowledged) only after a 2xx or a final failure.
+type Entry struct {
+	ID       string // idempotency key, sent as X-Pbxbridge-Event-Id on every attempt
+	CallID   string // entries of one call are delivered in Seq order
+	Seq      int64
+	App      string // application name: its signing secret comes from config
+	Dialect  translate.Dialect
+	Kind     string // action, callback, status, transcription, hangup (for logs and the dashboard)
+	Method   translate.Method
+	URL      string // final URL, fragment removed; userinfo, when present, is sent as Basic auth
+	Body     []byte // POST body (already rendered); for GET the query is already in URL
+	BodyType string // Content-Type of Body
+	Retry    translate.RetryPolicy
+
+	Attempts  int
+	NextAt    time.Time // not before
+	Owner     string    // worker holding the lease, "" when free
+	LeaseEnd  time.Time
+	LastError string
+	Created   time.Time
+	DeadAt    time.Time // set when moved to the dead letters
+}
+
+// Outbox is the durable queue of callbacks. Every method is safe for concurrent use, across
+// processes when the implementation is shared (Redis).
+type Outbox interface {
+	// Enqueue stores entries. An entry with Owner set is created already leased to that owner
+	// (the call's goroutine sends "call waits" requests itself, and a crash hands it to a worker).
+	Enqueue(ctx context.Context, es ...Entry) error
+	// Claim leases up to max entries that are due at now, at most one per call (the oldest
+	// unacknowledged entry of each call), for lease.
+	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, max int) ([]Entry, error)
+	// Ack removes a delivered entry. ErrConflict when owner no longer holds the lease.
+	Ack(ctx context.Context, id, owner string) error
+	// Retry releases the lease and schedules another attempt.
+	Retry(ctx context.Context, id, owner string, next time.Time, lastErr string) error
+	// Dead moves an entry to the dead letters.
+	Dead(ctx context.Context, id, owner string, lastErr string) error
+	ListDead(ctx context.Context, limit int) ([]Entry, error)
+	// Replay moves a dead letter back to the queue, due now, with its attempts reset.
+	Replay(ctx context.Context, id string) error
+	// Pending counts entries not yet delivered (for health and tests).
+	Pending(ctx context.Context) (int, error)
+}
+
+// Blob stores recording bytes.
+type Blob interface {
+	Put(ctx context.Context, key string, data io.Reader, contentType string) (int64, error)
+	// Get opens bytes [offset, offset+length) of the object; length < 0 means to the end.
+	Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	Size(ctx context.Context, key string) (int64, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// Speaker renders text to speech as 8 kHz 16-bit mono WAV.
+type Speaker interface {
+	Speak(ctx context.Context, text, voice, language string) ([]byte, error)
+}
