@@ -268,3 +268,23 @@ func (a *attrReader) done() {
 		a.warn(at, "unknown attribute of <%s>, ignored", a.elem)
 	}
 }
+
+// find returns the attribute called name (exact spelling first, then any case) whether or not
+// it was read, or nil when it is absent or empty. It neither marks it read nor warns, so a
+// parser can point a warning at an attribute it has already read.
+func (a *attrReader) find(name string) *attr {
+	var folded *attr
+	for i := range a.n.attrs {
+		at := &a.n.attrs[i]
+		if at.value == "" {
+			continue
+		}
+		if at.name == name {
+			return at
+		}
+		if folded == nil && strings.EqualFold(at.name, name) {
+			folded = at
+		}
+	}
+	return folded
+}

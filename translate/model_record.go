@@ -164,7 +164,8 @@ func (s *StatusCallback) Wants(st RecordingStatus) bool {
 	return false
 }
 
-// Transcription is the Record's transcription request.
+// Transcription is the Record's transcription request. When Enabled is false the other
+// fields are zero: the parser ignores transcription attributes that would have no effect.
 type Transcription struct {
 	Enabled          bool
 	Type             string // "auto" for Plivo; "" for CarrierX
@@ -185,15 +186,17 @@ type Storage struct {
 	// Invalid explains why the external-storage attributes cannot be used (several providers,
 	// a required attribute missing). It is not a document error: the recording fails at run
 	// time and errorAction runs (record.md §1.3).
-	Invalid   string
-	Lifecycle Lifecycle
+	Invalid string
+	// Lifecycle is nil when the file is kept for good: lifecycleTtl absent (the action never
+	// runs, whatever lifecycleAction says), external storage, or Plivo.
+	Lifecycle *Lifecycle
 	Metadata  Metadata
 }
 
 // Lifecycle is the managed file's lifecycle rule.
 type Lifecycle struct {
 	Action LifecycleAction
-	TTL    time.Duration // 0 = the action never runs
+	TTL    time.Duration // always > 0: without a TTL there is no rule (Storage.Lifecycle is nil)
 }
 
 // Metadata is stored on the File (integer_key_1/2, string_key_1/2).
@@ -206,7 +209,7 @@ type Metadata struct {
 
 // Credentials are the external-storage attributes of one provider. Secret fields never print.
 type Credentials struct {
-	AWSAccessKey string
+	AWSAccessKey Secret
 	AWSSecretKey Secret
 	AWSBucket    string
 
@@ -214,7 +217,7 @@ type Credentials struct {
 	GCPProject      string
 	GCPAccessToken  Secret
 	GCPRefreshToken Secret
-	GCPClientID     string
+	GCPClientID     Secret
 	GCPClientSecret Secret
 
 	AzureAccountName   string

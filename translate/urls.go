@@ -25,11 +25,17 @@ func (p *parser) resolveURL(raw string, kind urlKind) (u *url.URL, pol RetryPoli
 			return nil, pol, "must name a host (http://host/...)", nil
 		}
 	} else {
-		if p.dialect == Plivo {
+		switch {
+		case p.dialect == Plivo && p.base != nil:
 			warns = append(warns, "Plivo expects a fully qualified URL; this relative URL is resolved against the document URL")
+		case p.dialect == Plivo:
+			warns = append(warns, "Plivo expects a fully qualified URL; this relative URL will be resolved against the document URL at run time")
 		}
 		if p.base != nil {
 			u = p.base.ResolveReference(u)
+		}
+		if u.IsAbs() && u.Host == "" || strings.HasPrefix(raw, "//") && u.Host == "" {
+			return nil, pol, "must name a host (http://host/...)", nil
 		}
 	}
 	if kind == urlCallback && (u.Fragment != "" || u.RawFragment != "") {
@@ -136,7 +142,9 @@ func parseRetryFragment(frag string, warns []string) (RetryPolicy, []string, []s
 				}
 			}
 			if !ok {
-				probs = append(probs, fmt.Sprintf("er=%q is not one of %s", v, strings.Join(retryRegions, ", ")))
+				// The bridge has one egress, so the region never matters: accept and ignore
+				// it (callbacks.md §3.7), but say that Plivo would not know it.
+				warns = append(warns, fmt.Sprintf("retry fragment er=%q is not a Plivo region (%s); ignored", v, strings.Join(retryRegions, ", ")))
 			}
 		default:
 			warns = append(warns, fmt.Sprintf("retry fragment key %q is unknown and ignored (known: ct, rt, tt, rc, rp, er)", k))
