@@ -35,7 +35,7 @@ func (a *attrReader) lookup(name string) *attr {
 	}
 	for i := range a.n.attrs {
 		at := &a.n.attrs[i]
-		if !a.used[i] && strings.EqualFold(at.name, name) {
+		if !a.used[i] && len(at.name) == len(name) && strings.EqualFold(at.name, name) {
 			a.p.warns = append(a.p.warns, Warning{Pos: a.p.s.pos(at.off), Element: a.elem, Attr: at.name,
 				Msg: fmt.Sprintf("attribute name is written %q; the canonical spelling is %s", at.name, name)})
 			return a.take(i)

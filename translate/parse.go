@@ -125,6 +125,26 @@ type verbEntry struct {
 // verbTable maps lower-case element names to their entries.
 type verbTable map[string]verbEntry
 
+// find looks an element name up case-insensitively without allocating: the map index with
+// string(bytes) does not copy.
+func (t verbTable) find(name string) (verbEntry, bool) {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		e, ok := t[strings.ToLower(name)]
+		return e, ok
+	}
+	b := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	e, ok := t[string(b)]
+	return e, ok
+}
+
 func (t verbTable) allowedIn(ctx context) string {
 	var names []string
 	for _, e := range t {
@@ -140,7 +160,7 @@ func (t verbTable) allowedIn(ctx context) string {
 func (p *parser) verbs(parent *node, ctx context) []Verb {
 	out := make([]Verb, 0, len(parent.children))
 	for _, c := range parent.children {
-		e, ok := p.table[strings.ToLower(c.name)]
+		e, ok := p.table.find(c.name)
 		if !ok {
 			p.errorf(c, ErrUnknownElement, "not a %s element; allowed in <%s>: %s", p.dialectName(), parent.name, p.table.allowedIn(ctx))
 			continue

@@ -136,42 +136,41 @@ type storageAttr struct {
 
 // storageProviders returns the provider table. It is a function, not a package variable, so
 // that no caller can change it.
-func storageProviders() []storageProvider {
-	return []storageProvider{
-		{
-			kind: StorageS3, label: "S3",
-			attrs: []storageAttr{
-				{"awsAccessKey", func(c *Credentials, v string) { c.AWSAccessKey = NewSecret(v) }},
-				{"awsSecretKey", func(c *Credentials, v string) { c.AWSSecretKey = NewSecret(v) }},
-				{"awsBucketName", func(c *Credentials, v string) { c.AWSBucket = v }},
-			},
-			required: []string{"awsAccessKey", "awsSecretKey", "awsBucketName"},
+// storageProviders is read-only: the table of external-storage attribute sets.
+var storageProviders = []storageProvider{
+	{
+		kind: StorageS3, label: "S3",
+		attrs: []storageAttr{
+			{"awsAccessKey", func(c *Credentials, v string) { c.AWSAccessKey = NewSecret(v) }},
+			{"awsSecretKey", func(c *Credentials, v string) { c.AWSSecretKey = NewSecret(v) }},
+			{"awsBucketName", func(c *Credentials, v string) { c.AWSBucket = v }},
 		},
-		{
-			kind: StorageGCS, label: "Google Cloud Storage",
-			attrs: []storageAttr{
-				{"gcpBucketName", func(c *Credentials, v string) { c.GCPBucket = v }},
-				{"gcpProject", func(c *Credentials, v string) { c.GCPProject = v }},
-				{"gcpAccessToken", func(c *Credentials, v string) { c.GCPAccessToken = NewSecret(v) }},
-				{"gcpRefreshToken", func(c *Credentials, v string) { c.GCPRefreshToken = NewSecret(v) }},
-				{"gcpClientId", func(c *Credentials, v string) { c.GCPClientID = NewSecret(v) }},
-				{"gcpClientSecret", func(c *Credentials, v string) { c.GCPClientSecret = NewSecret(v) }},
-			},
-			required: []string{"gcpBucketName", "gcpProject"},
-			oneOf:    [][]string{{"gcpAccessToken"}, {"gcpRefreshToken", "gcpClientId", "gcpClientSecret"}},
+		required: []string{"awsAccessKey", "awsSecretKey", "awsBucketName"},
+	},
+	{
+		kind: StorageGCS, label: "Google Cloud Storage",
+		attrs: []storageAttr{
+			{"gcpBucketName", func(c *Credentials, v string) { c.GCPBucket = v }},
+			{"gcpProject", func(c *Credentials, v string) { c.GCPProject = v }},
+			{"gcpAccessToken", func(c *Credentials, v string) { c.GCPAccessToken = NewSecret(v) }},
+			{"gcpRefreshToken", func(c *Credentials, v string) { c.GCPRefreshToken = NewSecret(v) }},
+			{"gcpClientId", func(c *Credentials, v string) { c.GCPClientID = NewSecret(v) }},
+			{"gcpClientSecret", func(c *Credentials, v string) { c.GCPClientSecret = NewSecret(v) }},
 		},
-		{
-			kind: StorageAzure, label: "Azure Blob",
-			attrs: []storageAttr{
-				{"azureAccountName", func(c *Credentials, v string) { c.AzureAccountName = v }},
-				{"azureContainerName", func(c *Credentials, v string) { c.AzureContainerName = v }},
-				{"azureAccountKey", func(c *Credentials, v string) { c.AzureAccountKey = NewSecret(v) }},
-				{"azureSasToken", func(c *Credentials, v string) { c.AzureSASToken = NewSecret(v) }},
-			},
-			required: []string{"azureAccountName", "azureContainerName"},
-			oneOf:    [][]string{{"azureAccountKey"}, {"azureSasToken"}},
+		required: []string{"gcpBucketName", "gcpProject"},
+		oneOf:    [][]string{{"gcpAccessToken"}, {"gcpRefreshToken", "gcpClientId", "gcpClientSecret"}},
+	},
+	{
+		kind: StorageAzure, label: "Azure Blob",
+		attrs: []storageAttr{
+			{"azureAccountName", func(c *Credentials, v string) { c.AzureAccountName = v }},
+			{"azureContainerName", func(c *Credentials, v string) { c.AzureContainerName = v }},
+			{"azureAccountKey", func(c *Credentials, v string) { c.AzureAccountKey = NewSecret(v) }},
+			{"azureSasToken", func(c *Credentials, v string) { c.AzureSASToken = NewSecret(v) }},
 		},
-	}
+		required: []string{"azureAccountName", "azureContainerName"},
+		oneOf:    [][]string{{"azureAccountKey"}, {"azureSasToken"}},
+	},
 }
 
 // externalStorage reads the external-storage attributes (record.md §1.3) into st. It reports
@@ -179,10 +178,13 @@ func storageProviders() []storageProvider {
 // error: st.Invalid says why, a warning is added, and the recording fails at run time so that
 // errorAction runs, as the spec requires.
 func externalStorage(p *parser, n *node, a *attrReader, st *Storage) bool {
+	if !hasStoragePrefix(a.n) {
+		return false // the usual case: no external storage, nothing to allocate
+	}
 	creds := &Credentials{}
 	var used []storageProvider
 	var given [][]string // per used provider, the attributes given
-	for _, pr := range storageProviders() {
+	for _, pr := range storageProviders {
 		var names []string
 		for _, sa := range pr.attrs {
 			if at := a.lookup(sa.name); at != nil {
@@ -259,4 +261,16 @@ func missingStorageAttrs(pr storageProvider, given []string) string {
 		return ""
 	}
 	return pr.label + " " + strings.Join(probs, "; ")
+}
+
+// hasStoragePrefix reports whether any attribute may be an external-storage one.
+func hasStoragePrefix(n *node) bool {
+	for _, at := range n.attrs {
+		for _, p := range [...]string{"aws", "gcp", "azure"} {
+			if len(at.name) > len(p) && strings.EqualFold(at.name[:len(p)], p) {
+				return true
+			}
+		}
+	}
+	return false
 }
