@@ -12,8 +12,9 @@ import (
 // Store errors. Implementations wrap them; callers test with errors.Is.
 var (
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: a compare-and-set lost (the version moved) or a lease is held by another owner.
-	ErrConflict = errors.New("version conflict")
+	// ErrConflict: a compare-and-set lost (the version moved), a lease is held by another
+	// owner, or an id that must be new is taken.
+	ErrConflict = errors.New("conflict")
 	// ErrQuota: the container has no room for the file.
 	ErrQuota = errors.New("container quota exceeded")
 )
@@ -65,29 +66,42 @@ type FileQuery struct {
 	IntegerKey2  *int64
 	StringKey1   *string
 	StringKey2   *string
-	Limit        int
-	After        string // SID to continue after (pagination)
+	Limit        int    // <= 0: no limit
+	After        string // SID to continue after (pagination); it need not exist
 }
 
-// Store keeps call state and File metadata. Every method is safe for concurrent use.
+// Store keeps call state and File metadata. Every method is safe for concurrent use. The
+// conformance suite store/storetest pins down the behaviour described here.
 type Store interface {
+	// GetCall: ErrNotFound when the call is unknown.
 	GetCall(ctx context.Context, id string) (CallState, error)
 	// PutCall writes the state when its Version equals the stored one (0 = must not exist) and
-	// returns it with the new version; otherwise ErrConflict.
+	// returns it with the new version (stored + 1); otherwise ErrConflict.
 	PutCall(ctx context.Context, c CallState) (CallState, error)
+	// DeleteCall: ErrNotFound when the call is unknown.
 	DeleteCall(ctx context.Context, id string) error
 	ListCalls(ctx context.Context) ([]CallState, error)
 
-	// CreateFile records a new file, charging its bytes to the container quota (ErrQuota).
+	// CreateFile records a new file and charges its bytes to its container, atomically:
+	// ErrQuota when the container would exceed quota (<= 0: no limit), ErrConflict when the SID
+	// exists.
 	CreateFile(ctx context.Context, f File, quota int64) error
-	// UpdateFile replaces a file's metadata (append and overwrite), re-charging the quota.
+	// UpdateFile replaces a file's metadata (append and overwrite; the container may change),
+	// moving the charge atomically: ErrNotFound when the file is unknown, ErrQuota when the
+	// update would grow its container past quota. An update that does not grow the container
+	// always succeeds, so a container over a lowered quota can shrink.
 	UpdateFile(ctx context.Context, f File, quota int64) error
+	// GetFile: ErrNotFound when the file is unknown.
 	GetFile(ctx context.Context, sid string) (File, error)
+	// DeleteFile releases the file's bytes from its container. ErrNotFound when the file is
+	// unknown: of several instances expiring the same file, exactly one deletes it.
 	DeleteFile(ctx context.Context, sid string) error
+	// ListFiles returns the matching files ordered by SID.
 	ListFiles(ctx context.Context, q FileQuery) ([]File, error)
-	// ContainerUsage is the bytes charged to a container.
+	// ContainerUsage is the bytes charged to a container (0 when it holds nothing).
 	ContainerUsage(ctx context.Context, containerSID string) (int64, error)
-	// ExpiredFiles lists files whose ExpiresAt is at or before now, oldest first.
+	// ExpiredFiles lists files whose ExpiresAt is set and at or before now, oldest first, at
+	// most limit (<= 0: all).
 	ExpiredFiles(ctx context.Context, now time.Time, limit int) ([]File, error)
 
 	Close() error
@@ -108,7 +122,7 @@ type Entry struct {
 	BodyType string // Content-Type of Body
 	Retry    translate.RetryPolicy
 
-	Attempts  int
+	Attempts  int       // claims so far: Claim adds one, Replay resets to 0
 	NextAt    time.Time // not before
 	Owner     string    // worker holding the lease, "" when free
 	LeaseEnd  time.Time
@@ -118,24 +132,37 @@ type Entry struct {
 }
 
 // Outbox is the durable queue of callbacks. Every method is safe for concurrent use, across
-// processes when the implementation is shared (Redis).
+// processes when the implementation is shared (Redis). The conformance suite store/storetest
+// pins down the behaviour described here.
+//
+// Order: the entries of one call (CallID, required) are delivered in Seq order, one at a time:
+// only a call's oldest queued entry is claimable, and only while no entry of that call holds a
+// live lease (LeaseEnd after now). A lease that runs out makes its entry claimable again, so a
+// crashed worker's entries come back.
 type Outbox interface {
-	// Enqueue stores entries. An entry with Owner set is created already leased to that owner
-	// (the call's goroutine sends "call waits" requests itself, and a crash hands it to a worker).
+	// Enqueue stores entries, all or none: ErrConflict when an ID is already queued or dead.
+	// An entry with Owner set is created already leased to that owner until its LeaseEnd (which
+	// must be set): the call's goroutine sends "call waits" requests itself, and a crash hands
+	// them to a worker. Created defaults to now.
 	Enqueue(ctx context.Context, es ...Entry) error
-	// Claim leases up to max entries that are due at now, at most one per call (the oldest
-	// unacknowledged entry of each call), for lease.
+	// Claim leases up to max entries claimable at now to owner until now+lease, oldest
+	// claimable first, and counts an attempt on each.
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, max int) ([]Entry, error)
-	// Ack removes a delivered entry. ErrConflict when owner no longer holds the lease.
+	// Ack removes a delivered entry. ErrNotFound when it is not queued; ErrConflict when owner
+	// does not hold its lease (a lease that ran out but was not claimed again still does).
 	Ack(ctx context.Context, id, owner string) error
-	// Retry releases the lease and schedules another attempt.
+	// Retry releases the lease and makes the entry due at next; it keeps its Seq place.
+	// Errors as Ack.
 	Retry(ctx context.Context, id, owner string, next time.Time, lastErr string) error
-	// Dead moves an entry to the dead letters.
+	// Dead moves an entry to the dead letters (DeadAt set), letting its call's next entry go.
+	// Errors as Ack.
 	Dead(ctx context.Context, id, owner string, lastErr string) error
+	// ListDead lists dead letters, oldest DeadAt first, at most limit (<= 0: all).
 	ListDead(ctx context.Context, limit int) ([]Entry, error)
-	// Replay moves a dead letter back to the queue, due now, with its attempts reset.
+	// Replay moves a dead letter back to the queue, due now, with its attempts reset; it takes
+	// its Seq place in its call again. ErrNotFound when id is not a dead letter.
 	Replay(ctx context.Context, id string) error
-	// Pending counts entries not yet delivered (for health and tests).
+	// Pending counts queued entries, leased or not, dead letters excluded (health and tests).
 	Pending(ctx context.Context) (int, error)
 }
 

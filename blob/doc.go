@@ -1,5 +1,11 @@
-// Package blob stores recording bytes behind one interface: a local directory by default, and
-// S3, Google Cloud Storage and Azure Blob Storage. It knows nothing about calls.
+// Package blob stores recording bytes behind one interface (adapter.Blob): Dir, a local
+// directory, by default, and S3, Google Cloud Storage and Azure Blob Storage. It knows nothing
+// about calls. Every backend accepts the same keys (CheckKey), so a File's BlobKey means the
+// same thing whichever backend holds it.
 //
-// Status: local with the Asterisk issue, the cloud stores with the storage issue.
+// Dir lives in this package rather than in a sub-package because it needs nothing beyond the
+// standard library and is the default: the cloud backends, which bring their SDKs, go in
+// sub-packages (blob/s3, ...) so that a binary that does not use them does not link them.
+//
+// Status: Dir done; the cloud stores with the storage issue.
 package blob

@@ -1,10 +1,11 @@
-// Package webhook signs and verifies the HTTP requests the bridge sends to applications:
-// Plivo's V3 signature (callbacks.md §3.8), so that unmodified Plivo SDK validators accept
-// Plivo-dialect requests, and pbxbridge's own X-Pbxbridge-Signature (callbacks.md §4).
+package webhook
+
+// This file signs and verifies the HTTP requests the bridge sends to applications: Plivo's V3
+// signature (callbacks.md §3.8), so that unmodified Plivo SDK validators accept Plivo-dialect
+// requests, and pbxbridge's own X-Pbxbridge-Signature (callbacks.md §4).
 //
 // Everything here is a pure function of its arguments, safe for concurrent use; the only
 // input from outside is the randomness NewNonce reads.
-package webhook
 
 import (
 	"crypto/hmac"

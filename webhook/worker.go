@@ -1,0 +1,313 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pbxbridge/pbxbridge/adapter"
+)
+
+// MaxTotalTimeout is the largest tt (callbacks.md §3.7). The worker's lease must exceed it, so
+// that a lease never runs out while its attempt is still going.
+const MaxTotalTimeout = 55 * time.Second
+
+// storeTimeout bounds each Ack, Retry and Dead. They run even after Stop gave up waiting, so
+// that a finished delivery is recorded, hence a bound of their own.
+const storeTimeout = 10 * time.Second
+
+// errStopped is the cause of the deliveries' context when Stop stops waiting for them.
+var errStopped = errors.New("webhook: worker stopped")
+
+// Clock is the worker's time: lease and schedule times given to the Outbox, and the tt
+// budget of entries. Tests inject one; it must be safe for concurrent use.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// WorkerOptions configures a Worker.
+type WorkerOptions struct {
+	// Outbox is the durable queue. Required.
+	Outbox adapter.Outbox
+	// Client sends the entries, signed with the credentials of its Options.Secrets. Required.
+	Client *Client
+	// Owner names this worker in leases. It must be unique among the processes that share
+	// the outbox. Default: "webhook-" and a random id.
+	Owner string
+	// Workers is how many entries are delivered at once. Default 8 (config outbox.workers).
+	Workers int
+	// Lease is how long a claimed entry is reserved. Default 2m; it must exceed
+	// MaxTotalTimeout. An entry whose worker died is delivered by another once it ends.
+	Lease time.Duration
+	// Poll is how often the outbox is asked for due entries when idle; Wake cuts the wait
+	// short. Default 200ms.
+	Poll time.Duration
+	// Clock defaults to the system clock.
+	Clock Clock
+	// Logger defaults to discarding. Every line carries call_id and event_id.
+	Logger *slog.Logger
+}
+
+// Worker delivers outbox entries (callbacks.md §1.1, §3.7): it claims due entries with a
+// lease, makes one attempt of each, and then acknowledges it (2xx), schedules a retry after
+// Backoff(attempt), or moves it to the dead letters (a failure its policy does not retry, no
+// retries left, or tt would run out). Retries live in the store, not in memory, so a restart
+// loses none.
+//
+// tt is counted from the entry's Created. An entry claimed after its tt has run out (a backlog,
+// a restart, or the lease of a dead worker ending) still gets one attempt, bounded by a fresh
+// tt, so that nothing reaches the dead letters unsent; a failure of that attempt is final.
+//
+// The order of a call's entries is the Outbox's job: Claim hands out at most one entry per
+// call, and the next only once that one is acknowledged or dead.
+type Worker struct {
+	ob    adapter.Outbox
+	c     *Client
+	owner string
+	n     int
+	lease time.Duration
+	poll  time.Duration
+	clock Clock
+	log   *slog.Logger
+
+	slots chan struct{} // one token per delivery in flight
+	wake  chan struct{}
+	quit  chan struct{} // closed by Stop
+	done  chan struct{} // closed when the dispatcher has returned
+	wg    sync.WaitGroup
+	// ctx is the deliveries' context; it is cancelled only when Stop stops waiting.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	startOnce, stopOnce sync.Once
+	started             chan struct{} // closed by Start
+}
+
+// NewWorker checks the options and returns a stopped Worker.
+func NewWorker(o WorkerOptions) (*Worker, error) {
+	if o.Outbox == nil || o.Client == nil {
+		return nil, errors.New("webhook: worker: Outbox and Client are required")
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.Lease == 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.Lease <= MaxTotalTimeout {
+		return nil, fmt.Errorf("webhook: worker: lease %v must exceed the longest total timeout (%v)", o.Lease, MaxTotalTimeout)
+	}
+	if o.Poll <= 0 {
+		o.Poll = 200 * time.Millisecond
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Owner == "" {
+		id, err := newUUID(o.Client.rand)
+		if err != nil {
+			return nil, err
+		}
+		o.Owner = "webhook-" + id
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &Worker{
+		ob: o.Outbox, c: o.Client, owner: o.Owner, n: o.Workers, lease: o.Lease, poll: o.Poll,
+		clock: o.Clock, log: o.Logger.With(slog.String("owner", o.Owner)),
+		slots: make(chan struct{}, o.Workers), wake: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{}),
+		ctx: ctx, cancel: cancel,
+	}, nil
+}
+
+// Owner is the name this worker leases entries under.
+func (w *Worker) Owner() string { return w.owner }
+
+// Start starts delivering. It returns at once; calling it again does nothing.
+func (w *Worker) Start() {
+	w.startOnce.Do(func() {
+		close(w.started)
+		go w.dispatch()
+	})
+}
+
+// Wake makes the worker look for due entries now rather than at the next poll. The engine
+// calls it after Enqueue; it never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stop stops claiming and waits for the deliveries in flight to finish (each is bounded by its
+// tt). If ctx ends first, they are cancelled, their entries released for another attempt, and
+// Stop returns ctx's error once they have returned. A stopped Worker cannot be restarted.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.stopOnce.Do(func() { close(w.quit) })
+	select {
+	case <-w.started:
+		<-w.done
+	default:
+	}
+	idle := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+		w.cancel(errStopped)
+		return nil
+	case <-ctx.Done():
+		w.cancel(errStopped)
+		<-idle
+		return ctx.Err()
+	}
+}
+
+// dispatch claims entries as long as there are free slots and due entries, and starts one
+// goroutine per entry. It is the only caller of Claim and of wg.Add.
+func (w *Worker) dispatch() {
+	defer close(w.done)
+	tick := time.NewTicker(w.poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.quit: // checked first: a select between two ready cases picks at random
+			return
+		default:
+		}
+		// Wait for one free slot, then take every other free one.
+		select {
+		case <-w.quit:
+			return
+		case w.slots <- struct{}{}:
+		}
+		k := 1
+	more:
+		for k < w.n {
+			select {
+			case w.slots <- struct{}{}:
+				k++
+			default:
+				break more
+			}
+		}
+		es, err := w.ob.Claim(w.ctx, w.owner, w.clock.Now(), w.lease, k)
+		if err != nil {
+			w.log.Error("webhook: claiming outbox entries", slog.String("error", err.Error()))
+		}
+		for range k - len(es) {
+			<-w.slots
+		}
+		for _, e := range es {
+			w.wg.Add(1)
+			go w.deliver(e)
+		}
+		if err == nil && len(es) == k {
+			continue // there may be more due already
+		}
+		select {
+		case <-w.quit:
+			return
+		case <-w.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// deliver makes one attempt of e and records the outcome in the outbox.
+func (w *Worker) deliver(e adapter.Entry) {
+	defer func() {
+		<-w.slots
+		w.Wake() // a slot is free, and the call's next entry may be due now
+		w.wg.Done()
+	}()
+	n := max(e.Attempts, 1) // Claim counts the attempt it hands out
+	log := w.log.With(slog.String("call_id", e.CallID), slog.String("event_id", e.ID),
+		slog.String("kind", e.Kind), slog.String("app", e.App), slog.Int("attempt", n))
+
+	r, err := w.c.EntryRequest(e)
+	if err != nil {
+		w.dead(log, e, err, "cannot be sent")
+		return
+	}
+	p := r.Retry // with defaults filled
+	p.TotalTimeout = min(p.TotalTimeout, MaxTotalTimeout)
+	now := w.clock.Now()
+	end := e.Created.Add(p.TotalTimeout)
+	late := !now.Before(end)
+	if late {
+		end = now.Add(p.TotalTimeout)
+	}
+	r.Retry = p
+	r.Deadline = time.Now().Add(end.Sub(now)) // the clock may be a test's; deadlines are real
+
+	resp, err := w.c.Attempt(w.ctx, r, n)
+	if err == nil {
+		w.store(log, "ack", func(ctx context.Context) error { return w.ob.Ack(ctx, e.ID, w.owner) })
+		log.Debug("webhook: delivered", slog.Int("status", resp.Status))
+		return
+	}
+	if w.ctx.Err() != nil && errors.Is(err, ErrCanceled) {
+		// Stop gave up waiting: hand the entry back at once rather than at the lease's end.
+		w.store(log, "release", func(ctx context.Context) error {
+			return w.ob.Retry(ctx, e.ID, w.owner, w.clock.Now(), "interrupted: worker stopped")
+		})
+		log.Info("webhook: delivery interrupted by shutdown; released")
+		return
+	}
+	var reason string
+	switch {
+	case !Retryable(p, err):
+		reason = "failure not retried by the policy"
+		if errors.Is(err, ErrTotalTimeout) {
+			reason = "total timeout ran out"
+		}
+	case n > p.Retries:
+		reason = "no retries left"
+	case late:
+		reason = "total timeout ran out"
+	default:
+		next := w.clock.Now().Add(Backoff(n))
+		if !next.Before(end) {
+			reason = "total timeout ran out"
+			break
+		}
+		w.store(log, "retry", func(ctx context.Context) error { return w.ob.Retry(ctx, e.ID, w.owner, next, err.Error()) })
+		log.Warn("webhook: delivery failed; will retry", slog.Time("retry_at", next), slog.String("error", err.Error()))
+		return
+	}
+	w.dead(log, e, err, reason)
+}
+
+func (w *Worker) dead(log *slog.Logger, e adapter.Entry, err error, reason string) {
+	w.store(log, "dead", func(ctx context.Context) error { return w.ob.Dead(ctx, e.ID, w.owner, err.Error()) })
+	log.Error("webhook: delivery failed; moved to dead letters", slog.String("reason", reason), slog.String("error", err.Error()))
+}
+
+// store runs one outbox write with its own deadline, detached from Stop's cancellation. A
+// lost lease (ErrConflict) means another worker owns the entry now and may send it again:
+// delivery is at least once, and the event id lets the app drop the duplicate.
+func (w *Worker) store(log *slog.Logger, op string, f func(ctx context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), storeTimeout)
+	defer cancel()
+	if err := f(ctx); err != nil {
+		level := slog.LevelError
+		if errors.Is(err, adapter.ErrConflict) {
+			level = slog.LevelWarn
+		}
+		log.LogAttrs(ctx, level, "webhook: outbox "+op+" failed", slog.String("error", err.Error()))
+	}
+}
