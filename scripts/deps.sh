@@ -1,0 +1,31 @@
+#!/bin/sh
+# deps.sh installs the Debian packages the tests need, when they are missing. It is idempotent:
+# run it as often as you like (it does nothing when everything is installed). Needs root or sudo.
+#
+# Add a package: one per line in PACKAGES, with a comment saying which tests need it.
+set -eu
+
+PACKAGES="
+espeak-ng
+"
+# espeak-ng: tts/ renders Say and Speak with it (tts tests skip without it).
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+if [ -z "$missing" ]; then
+	echo "deps: all installed"
+	exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	sudo="sudo"
+fi
+echo "deps: installing$missing"
+$sudo apt-get update
+# shellcheck disable=SC2086 # word splitting of $missing is intended
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends $missing
