@@ -18,6 +18,7 @@ func main() {
 const usage = `usage: pbxbridge <command> [arguments]
 
 commands:
+  serve      run pbxbridge beside Asterisk (see 'pbxbridge serve -h')
   validate   check FlexML or Plivo XML documents and show what pbxbridge understood
   version    print the version
 
@@ -31,6 +32,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":

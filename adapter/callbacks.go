@@ -1,0 +1,114 @@
+package adapter
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/pbxbridge/pbxbridge/translate"
+)
+
+// This file turns rendered parameters into requests: through the outbox for every callback
+// (callbacks.md §1.1), sent by the call's own goroutine when the call waits for the answer.
+
+// request builds the URL and body of a request to t with params, per the target's method.
+func request(t *translate.Target, params translate.Params) (u *url.URL, body []byte, bodyType string) {
+	if t.Method == translate.GET {
+		return params.AppendQuery(t.URL), nil, ""
+	}
+	bodyType, body = params.Body()
+	return t.URL, body, bodyType
+}
+
+// enqueue writes a callback to the outbox for the workers to deliver. Its answer is ignored.
+func (s *session) enqueue(ctx context.Context, kind string, t *translate.Target, params translate.Params) {
+	u, body, bodyType := request(t, params)
+	e := Entry{
+		ID: s.e.NewID(), CallID: s.id, Seq: s.nextSeq(), App: s.app.Name, Dialect: s.app.Dialect,
+		Kind: kind, Method: t.Method, URL: u.String(), Body: body, BodyType: bodyType, Retry: t.Retry,
+		Created: s.e.Now(), NextAt: s.e.Now(),
+	}
+	if err := s.e.Outbox.Enqueue(context.WithoutCancel(ctx), e); err != nil {
+		// The outbox is the store: if it cannot write, nothing else will work either. Say
+		// loudly what was lost.
+		s.log.Error("callback could not be queued and is lost", "kind", kind, "url", redacted(t.URL), "err", err)
+		return
+	}
+	s.log.Debug("callback queued", "kind", kind, "event_id", e.ID, "url", redacted(t.URL))
+	if s.e.Wake != nil {
+		s.e.Wake()
+	}
+}
+
+// send writes a request to the outbox leased to this engine, sends it at once, and waits for
+// the answer: the call's flow depends on it (action executed, errorAction). A crash between
+// the two leaves the entry for a worker to deliver after the lease.
+func (s *session) send(ctx context.Context, kind string, t *translate.Target, params translate.Params) (*Response, error) {
+	u, body, bodyType := request(t, params)
+	now := s.e.Now()
+	e := Entry{
+		ID: s.e.NewID(), CallID: s.id, Seq: s.nextSeq(), App: s.app.Name, Dialect: s.app.Dialect,
+		Kind: kind, Method: t.Method, URL: u.String(), Body: body, BodyType: bodyType, Retry: t.Retry,
+		Created: now, NextAt: now, Owner: s.e.owner, LeaseEnd: now.Add(s.e.Config.Outbox.Lease.D()),
+	}
+	octx := context.WithoutCancel(ctx)
+	if err := s.e.Outbox.Enqueue(octx, e); err != nil {
+		return nil, fmt.Errorf("queue %s: %w", kind, err)
+	}
+	resp, err := s.e.Sender.Send(ctx, Request{
+		EventID: e.ID, CallID: s.id, App: s.app.Name, Dialect: s.app.Dialect, Method: t.Method, URL: u,
+		Body: body, BodyType: bodyType, Retry: t.Retry, Document: true, Limit: s.app.DocumentLimit,
+	})
+	if err != nil {
+		if derr := s.e.Outbox.Dead(octx, e.ID, s.e.owner, err.Error()); derr != nil {
+			s.log.Warn("moving failed request to dead letters", "event_id", e.ID, "err", derr)
+		}
+		return nil, err
+	}
+	if aerr := s.e.Outbox.Ack(octx, e.ID, s.e.owner); aerr != nil {
+		s.log.Warn("acknowledging delivered request", "event_id", e.ID, "err", aerr)
+	}
+	return resp, nil
+}
+
+func (s *session) nextSeq() int64 { return s.seqN.Add(1) }
+
+// sendStatus queues the call's status (hangup) callback, when the app has one.
+func (s *session) sendStatus(ctx context.Context) {
+	if s.app.StatusURL == "" {
+		return
+	}
+	u, err := url.Parse(s.app.StatusURL)
+	if err != nil {
+		return // config validation makes this unreachable
+	}
+	pol, _ := translate.ParseRetryFragment(u.EscapedFragment())
+	if u.Fragment == "" {
+		pol = translate.DefaultRetryPolicy()
+	}
+	u.Fragment, u.RawFragment = "", ""
+	params, err := translate.DocumentParams(s.app.Dialect, s.callParams())
+	if err != nil {
+		s.log.Error("rendering status callback", "err", err)
+		return
+	}
+	s.enqueue(ctx, "hangup", &translate.Target{URL: u, Method: translate.Method(s.app.StatusMethod), Retry: pol}, params)
+}
+
+// callParams is the call as callbacks report it now.
+func (s *session) callParams() translate.CallParams {
+	p := s.params
+	p.DocumentURL = s.docURL
+	return p
+}
+
+// redacted is a URL fit for logs: no password, no query (it may hold tokens).
+func redacted(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	c.User = nil
+	c.RawQuery, c.Fragment, c.RawFragment = "", "", ""
+	return c.String()
+}

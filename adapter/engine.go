@@ -1,0 +1,247 @@
+package adapter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pbxbridge/pbxbridge/config"
+	"github.com/pbxbridge/pbxbridge/translate"
+)
+
+// Deps are the engine's collaborators, wired by cmd/pbxbridge.
+type Deps struct {
+	Config *config.Config
+	Store  Store
+	Outbox Outbox
+	Blob   Blob
+	Sender Sender
+	Media  Media
+	Links  Links
+	Log    *slog.Logger
+	// Wake, when set, is called after callbacks are queued so that delivery starts at once
+	// instead of at the next poll (webhook.Worker.Wake).
+	Wake func()
+	// Now and NewID are injectable for tests; defaults are time.Now and random UUIDs.
+	Now   func() time.Time
+	NewID func() string
+}
+
+// Engine runs applications on calls. Handle is the PBX's per-call handler; one goroutine per
+// call runs it. The Engine itself holds no per-call state outside that goroutine except the
+// WaitGroup of background recordings that must finish before shutdown.
+type Engine struct {
+	Deps
+	owner string // outbox lease owner for requests the call goroutines send themselves
+	bg    sync.WaitGroup
+}
+
+// New checks the dependencies and returns an engine.
+func New(d Deps) (*Engine, error) {
+	switch {
+	case d.Config == nil:
+		return nil, errors.New("adapter: Deps.Config is nil")
+	case d.Store == nil || d.Outbox == nil || d.Blob == nil:
+		return nil, errors.New("adapter: Deps.Store, Outbox and Blob are required")
+	case d.Sender == nil || d.Media == nil || d.Links == nil:
+		return nil, errors.New("adapter: Deps.Sender, Media and Links are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.NewID == nil {
+		d.NewID = NewUUID
+	}
+	return &Engine{Deps: d, owner: "engine-" + d.NewID()}, nil
+}
+
+// Wait blocks until every background recording has been processed and its callbacks are in
+// the outbox, or ctx is done. Call it after the PBX has stopped, before closing the store.
+func (e *Engine) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { e.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// NewUUID returns a random RFC 4122 version 4 UUID.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// session is the state of one call, owned by its goroutine.
+type session struct {
+	e      *Engine
+	call   Call
+	app    *config.App
+	id     string // CallSid / CallUUID
+	log    *slog.Logger
+	params translate.CallParams
+	docURL string       // URL of the document being run, for RequestUrl
+	seqN   atomic.Int64 // outbox order within the call (background recordings add too)
+	answer bool         // the call has been answered
+	bgWG   sync.WaitGroup
+	// pendingSIDs maps a background recording's name to the SID announced at its start.
+	pendingSIDs map[string]string
+	ended       time.Time
+	started     time.Time
+}
+
+// Handle runs one call to its end. It is the handler given to PBX.Serve.
+func (e *Engine) Handle(ctx context.Context, c Call) {
+	info := c.Info()
+	named := ""
+	if len(info.AppArgs) > 0 {
+		named = info.AppArgs[0]
+	}
+	app, ok := e.Config.Route(named, info.To)
+	log := e.Log.With("pbx", info.PBX, "channel", info.ChannelID)
+	if !ok {
+		log.Error("no application for call: configure apps, or name one in the Stasis arguments", "to", info.To, "named", named)
+		_ = c.Hangup(context.WithoutCancel(ctx), "CALL_REJECTED")
+		return
+	}
+	s := &session{e: e, call: c, app: app, answer: info.Answered, started: e.Now(), pendingSIDs: map[string]string{}}
+	s.id = e.NewID()
+	if app.Dialect == translate.FlexML {
+		s.id = strings.ReplaceAll(s.id, "-", "") // CarrierX CallSids are 32 hex characters
+	}
+	s.log = log.With("call_id", s.id, "app", app.Name)
+	s.params = translate.CallParams{
+		CallID:        s.id,
+		From:          info.From,
+		To:            info.To,
+		OriginalFrom:  info.From,
+		OriginalTo:    info.To,
+		CallerName:    info.CallerName,
+		ForwardedFrom: info.Forwarded,
+		Direction:     orDefault(info.Direction, "inbound"),
+		Status:        translate.CallInProgress,
+	}
+	if !info.Answered {
+		s.params.Status = translate.CallRinging
+	}
+	s.log.Info("call started", "from", info.From, "to", info.To)
+	s.saveState(ctx, "", 0)
+
+	s.run(ctx)
+
+	// The call is over (hung up by either side). Background recordings finish on their own
+	// once the channel is gone; their callbacks must still go out, so wait for them.
+	s.bgWG.Wait()
+	s.ended = e.Now()
+	s.params.Status = translate.CallCompleted
+	if s.params.HangupCause == "" {
+		s.params.HangupCause = "NORMAL_CLEARING"
+	}
+	s.params.Duration = s.ended.Sub(s.started)
+	s.params.BillDuration = s.params.Duration
+	s.sendStatus(context.WithoutCancel(ctx))
+	if err := e.Store.DeleteCall(context.WithoutCancel(ctx), s.id); err != nil && !errors.Is(err, ErrNotFound) {
+		s.log.Warn("removing call state", "err", err)
+	}
+	s.log.Info("call ended", "duration", s.params.Duration.Round(time.Millisecond))
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// run fetches the first document and executes documents until the call ends.
+func (s *session) run(ctx context.Context) {
+	prog, err := s.fetchFirst(ctx)
+	for err == nil && prog != nil {
+		prog, err = s.execute(ctx, prog)
+	}
+	if errors.Is(err, ErrHangup) || context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), ErrHangup) {
+		return
+	}
+	if err != nil {
+		s.log.Error("call flow failed; hanging up", "err", err)
+	}
+	// A document that runs out of verbs ends the call, in both dialects.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if herr := s.call.Hangup(hctx, "NORMAL_CLEARING"); herr != nil && !errors.Is(herr, ErrHangup) {
+		s.log.Warn("hangup", "err", herr)
+	}
+}
+
+// execute runs the verbs of prog in order. It returns the next program when a verb replaces
+// the document (Redirect, Record action, errorAction), nil when the document ends or the call
+// is over.
+func (s *session) execute(ctx context.Context, prog *translate.Program) (*translate.Program, error) {
+	if prog.DocumentURL != nil {
+		s.docURL = redacted(prog.DocumentURL)
+	}
+	for i, v := range prog.Verbs {
+		if err := context.Cause(ctx); err != nil {
+			return nil, err
+		}
+		s.saveState(ctx, v.Element(), i)
+		vlog := s.log.With("verb", v.Element(), "pos", v.Position().String())
+		vlog.Debug("verb")
+		next, done, err := s.verb(ctx, vlog, prog, v)
+		if err != nil {
+			if errors.Is(err, ErrHangup) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%s at %s: %w", v.Element(), v.Position(), err)
+		}
+		if done || next != nil {
+			return next, nil
+		}
+	}
+	return nil, nil
+}
+
+// saveState records where the call is, for reconciliation after a restart or reconnect.
+func (s *session) saveState(ctx context.Context, verb string, idx int) {
+	ctx = context.WithoutCancel(ctx)
+	st, err := s.e.Store.GetCall(ctx, s.id)
+	if errors.Is(err, ErrNotFound) {
+		st = CallState{ID: s.id, PBX: s.call.Info().PBX, ChannelID: s.call.Info().ChannelID, App: s.app.Name,
+			Dialect: s.app.Dialect, Started: s.started, Status: "in-progress"}
+	} else if err != nil {
+		s.log.Warn("reading call state", "err", err)
+		return
+	}
+	st.DocumentURL, st.Verb, st.VerbName, st.Updated = s.docURL, idx, verb, s.e.Now()
+	if _, err := s.e.Store.PutCall(ctx, st); err != nil {
+		s.log.Warn("saving call state", "err", err)
+	}
+}
+
+func (s *session) ensureAnswered(ctx context.Context) error {
+	if s.answer {
+		return nil
+	}
+	if err := s.call.Answer(ctx); err != nil {
+		return fmt.Errorf("answer: %w", err)
+	}
+	s.answer = true
+	s.params.Status = translate.CallInProgress
+	return nil
+}

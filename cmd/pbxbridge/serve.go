@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/ari"
+	"github.com/pbxbridge/pbxbridge/blob"
+	"github.com/pbxbridge/pbxbridge/config"
+	"github.com/pbxbridge/pbxbridge/httpapi"
+	"github.com/pbxbridge/pbxbridge/media"
+	"github.com/pbxbridge/pbxbridge/store/local"
+	"github.com/pbxbridge/pbxbridge/tts"
+	"github.com/pbxbridge/pbxbridge/webhook"
+)
+
+const serveUsage = `usage: pbxbridge serve [--config FILE]
+
+Runs pbxbridge beside Asterisk: takes the calls that Asterisk hands to its Stasis
+application, runs each call's FlexML or Plivo application, stores recordings and delivers
+callbacks. Without --config it uses the embedded defaults (config.Default: a local Asterisk
+with the project's test credentials). PBXBRIDGE_CONFIG names the file too.
+`
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("config", os.Getenv("PBXBRIDGE_CONFIG"), "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, serveUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "pbxbridge serve: %v\n\n%s", err, serveUsage)
+		return 2
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			fmt.Fprintf(stderr, "pbxbridge serve: %v\n", err)
+			return 2
+		}
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("pbxbridge stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// appSecrets gives the webhook client each app's credentials, by name.
+type appSecrets struct{ cfg *config.Config }
+
+func (s appSecrets) For(app string) (string, string) {
+	a, ok := s.cfg.App(app)
+	if !ok {
+		return "", ""
+	}
+	return a.AuthToken.Reveal(), a.SigningSecret.Reveal()
+}
+
+// serve wires pbxbridge together and runs it until ctx is done, then drains: the PBX
+// connections stop taking calls, background recordings finish and are stored, queued
+// callbacks get their in-flight attempt, and the store is closed last.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	st, err := local.Open(filepath.Join(cfg.DataDir, "store"), local.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	blobs, err := blob.OpenDir(filepath.Join(cfg.DataDir, "containers"))
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
+	linkSecret, err := loadLinkSecret(cfg)
+	if err != nil {
+		return err
+	}
+
+	client := webhook.NewClient(webhook.Options{Version: version, Secrets: appSecrets{cfg}, Logger: log.With("component", "webhook")})
+	defer client.Close()
+	worker, err := webhook.NewWorker(webhook.WorkerOptions{
+		Outbox: st, Client: client, Workers: cfg.Outbox.Workers, Lease: cfg.Outbox.Lease.D(),
+		Logger: log.With("component", "outbox"),
+	})
+	if err != nil {
+		return err
+	}
+	worker.Start()
+
+	mediaStore := httpapi.NewMediaStore(cfg.PublicURL, 256<<20)
+	var speaker adapter.Speaker
+	if sp, err := tts.NewEspeak(); err != nil {
+		log.Warn("text to speech unavailable: Say and Speak will be skipped", "err", err)
+	} else {
+		speaker = sp
+	}
+	med := media.New(mediaStore, speaker, media.Options{})
+
+	pbxs := make([]*ari.PBX, len(cfg.Asterisk))
+	for i, a := range cfg.Asterisk {
+		pbxs[i] = ari.New(a, log.With("pbx", a.Name))
+	}
+	api := httpapi.New(httpapi.Deps{
+		Store: st, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
+		LinkSecret: linkSecret, APIToken: cfg.APIToken.Reveal(), LinkTTL: cfg.LinkTTL.D(),
+		Ready: func(context.Context) error {
+			for _, p := range pbxs {
+				if err := p.Ready(); err != nil {
+					return fmt.Errorf("%s: %w", p.Name(), err)
+				}
+			}
+			return nil
+		},
+		Log: log.With("component", "http"),
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	httpSrv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+
+	eng, err := adapter.New(adapter.Deps{
+		Config: cfg, Store: st, Outbox: st, Blob: blobs, Sender: client, Media: med, Links: api,
+		Log: log, Wake: worker.Wake,
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	go eng.SweepLifecycle(runCtx, time.Second)
+
+	log.Info("pbxbridge serving", "version", version, "listen", cfg.Listen, "public_url", cfg.PublicURL,
+		"apps", len(cfg.Apps), "asterisk", len(pbxs))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(pbxs))
+	for _, p := range pbxs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Serve(runCtx, eng.Handle); err != nil && runCtx.Err() == nil {
+				errs <- fmt.Errorf("%s: %w", p.Name(), err)
+				cancelRun()
+			}
+		}()
+	}
+	<-runCtx.Done()
+	log.Info("pbxbridge draining")
+	wg.Wait()
+
+	drain, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := eng.Wait(drain); err != nil {
+		log.Warn("background recordings did not finish", "err", err)
+	}
+	if err := worker.Stop(drain); err != nil {
+		log.Warn("outbox worker stop", "err", err)
+	}
+	_ = httpSrv.Shutdown(drain)
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// loadLinkSecret returns the configured link secret, or one generated at first start and kept
+// in the data directory, so that links stay valid across restarts.
+func loadLinkSecret(cfg *config.Config) ([]byte, error) {
+	if s := cfg.LinkSecret.Reveal(); s != "" {
+		return []byte(s), nil
+	}
+	path := filepath.Join(cfg.DataDir, "link.key")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(k[:])
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("link secret: %w", err)
+	}
+	return []byte(secret), nil
+}

@@ -1,0 +1,207 @@
+// Package httpapi is pbxbridge's HTTP server (echo): stored recordings behind signed,
+// expiring links or an API token, media for the PBX to play, health and readiness. It maps
+// errors to statuses in one place (errorHandler) and holds no business rules.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pbxbridge/pbxbridge/adapter"
+)
+
+// Errors the handlers return; errorHandler maps them to statuses.
+var (
+	ErrUnauthorized = errors.New("missing or invalid credentials")
+	ErrLinkExpired  = errors.New("link expired")
+)
+
+// Deps are what the server serves.
+type Deps struct {
+	Store adapter.Store
+	Blob  adapter.Blob
+	Media *MediaStore
+	// PublicURL is how clients reach this server (no trailing slash).
+	PublicURL string
+	// LinkSecret signs /f links; APIToken, when set, also grants access (Bearer).
+	LinkSecret []byte
+	APIToken   string
+	LinkTTL    time.Duration
+	// Ready reports whether pbxbridge can take calls (PBX connected, store open).
+	Ready func(ctx context.Context) error
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Server is the HTTP API. It implements adapter.Links.
+type Server struct {
+	d    Deps
+	echo *echo.Echo
+}
+
+var _ adapter.Links = (*Server)(nil)
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.LinkTTL == 0 {
+		d.LinkTTL = 7 * 24 * time.Hour
+	}
+	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
+	s := &Server{d: d, echo: echo.New()}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.readyz)
+	e.GET("/f/:name", s.file)
+	e.HEAD("/f/:name", s.file)
+	e.GET("/media/:name", s.media)
+	e.HEAD("/media/:name", s.media)
+	return s
+}
+
+// Handler is the root handler, for an http.Server.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// FileURL is the public, signed, expiring URL of a stored file.
+func (s *Server) FileURL(sid, ext string) string {
+	name := sid
+	if ext != "" {
+		name += "." + ext
+	}
+	exp := s.d.Now().Add(s.d.LinkTTL).Unix()
+	return fmt.Sprintf("%s/f/%s?exp=%d&sig=%s", s.d.PublicURL, url.PathEscape(name), exp, s.sign(sid, exp))
+}
+
+func (s *Server) sign(sid string, exp int64) string {
+	m := hmac.New(sha256.New, s.d.LinkSecret)
+	fmt.Fprintf(m, "f\n%s\n%d", sid, exp)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// authorize accepts a valid, unexpired link signature or the API token.
+func (s *Server) authorize(c echo.Context, sid string) error {
+	if tok := s.d.APIToken; tok != "" {
+		if h := c.Request().Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") &&
+			subtle.ConstantTimeCompare([]byte(strings.TrimPrefix(h, "Bearer ")), []byte(tok)) == 1 {
+			return nil
+		}
+	}
+	q := c.QueryParams()
+	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
+	if err != nil || q.Get("sig") == "" {
+		return ErrUnauthorized
+	}
+	if !hmac.Equal([]byte(q.Get("sig")), []byte(s.sign(sid, exp))) {
+		return ErrUnauthorized
+	}
+	if s.d.Now().Unix() > exp {
+		return ErrLinkExpired
+	}
+	return nil
+}
+
+// file serves a stored recording, with range requests, as /f/<sid> or /f/<sid>.<ext>.
+func (s *Server) file(c echo.Context) error {
+	name := c.Param("name")
+	sid := name
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		sid = name[:i]
+	}
+	if err := s.authorize(c, sid); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	f, err := s.d.Store.GetFile(ctx, sid)
+	if err != nil {
+		return err
+	}
+	rc, err := s.d.Blob.Get(ctx, f.BlobKey, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Content-Type", f.MIMEType)
+	h.Set("Cache-Control", "private, max-age=60")
+	http.ServeContent(c.Response(), c.Request(), f.SID+"."+f.Format, f.Modified, bytes.NewReader(data))
+	return nil
+}
+
+// media serves audio prepared for the PBX (converted prompts and speech). Its names are
+// content hashes, unguessable and immutable, so they need no signature.
+func (s *Server) media(c echo.Context) error {
+	if s.d.Media == nil {
+		return adapter.ErrNotFound
+	}
+	data, mime, ok := s.d.Media.Get(c.Param("name"))
+	if !ok {
+		return adapter.ErrNotFound
+	}
+	h := c.Response().Header()
+	h.Set("Content-Type", mime)
+	h.Set("Cache-Control", "public, max-age=86400, immutable")
+	http.ServeContent(c.Response(), c.Request(), c.Param("name"), time.Time{}, bytes.NewReader(data))
+	return nil
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.d.Ready != nil {
+		if err := s.d.Ready(c.Request().Context()); err != nil {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// errorHandler is the one place where errors become HTTP statuses.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "internal error"
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		status, msg = he.Code, fmt.Sprint(he.Message)
+	case errors.Is(err, ErrUnauthorized):
+		status, msg = http.StatusUnauthorized, err.Error()
+	case errors.Is(err, ErrLinkExpired):
+		status, msg = http.StatusGone, err.Error()
+	case errors.Is(err, adapter.ErrNotFound):
+		status, msg = http.StatusNotFound, "not found"
+	}
+	if status >= 500 {
+		s.d.Log.Error("http", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = c.JSON(status, map[string]string{"error": msg})
+}
