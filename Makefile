@@ -5,18 +5,36 @@ BIN         ?= bin/pbxbridge
 # staticcheck 2026.1 (v0.7.0), pinned: the module proxy answers exact versions only.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 FUZZTIME    ?= 5m
-FUZZ_TARGETS = FuzzParseFlexML FuzzParsePlivo FuzzScanner
+FUZZ_TARGETS = ./translate:FuzzParseFlexML ./translate:FuzzParsePlivo ./translate:FuzzScanner \
+               ./audio:FuzzParseWAV ./audio:FuzzDecodeMP3
+ASTERISK    = integration/asterisk
 
-.PHONY: all build test unit lint fuzz bench clean
+.PHONY: all build test unit deps asterisk demo lint fuzz bench clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/pbxbridge
 
-# test runs everything the project has: unit tests, and integration tests once they exist.
-test: unit
+# deps installs the Debian packages the tests need (as root; idempotent).
+deps:
+	scripts/deps.sh
 
+# asterisk builds (once, cached) and starts the project's Asterisk 22 on loopback.
+asterisk:
+	$(ASTERISK)/setup.sh
+	$(ASTERISK)/run.sh start
+
+# demo: a real SIP call into a voicemail app through Asterisk and pbxbridge, recorded end to end.
+demo: deps build asterisk
+	$(GO) run ./integration/demo --pbxbridge $(BIN)
+
+# test runs everything the project has: unit tests and the integration tests against the real
+# Asterisk, which must not skip here (PBXBRIDGE_INTEGRATION=1 turns a skip into a failure).
+test: deps build asterisk
+	PBXBRIDGE_INTEGRATION=1 PBXBRIDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./...
+
+# unit runs only what needs no server (integration tests skip, saying how to run them).
 unit:
 	$(GO) test -count=1 ./...
 
@@ -27,13 +45,13 @@ lint:
 
 # fuzz runs each fuzz target for FUZZTIME (default 5 minutes each), seeded from the golden files.
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		echo "== $$t ($(FUZZTIME))"; \
-		$(GO) test ./translate -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for pt in $(FUZZ_TARGETS); do \
+		p=$${pt%%:*}; t=$${pt#*:}; echo "== $$p $$t ($(FUZZTIME))"; \
+		$(GO) test $$p -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
 bench:
-	$(GO) test ./translate -run '^$$' -bench . -benchmem -count 5
+	$(GO) test ./translate ./audio ./store/local ./webhook -run '^$$' -bench . -benchmem
 
 clean:
 	rm -rf bin
