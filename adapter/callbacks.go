@@ -20,14 +20,31 @@ func request(t *translate.Target, params translate.Params) (u *url.URL, body []b
 	return t.URL, body, bodyType
 }
 
+// entry is the outbox entry of a request: the URL's userinfo is sealed, never stored in clear.
+func (s *session) entry(kind string, t *translate.Target, u *url.URL, body []byte, bodyType string) Entry {
+	now := s.e.Now()
+	e := Entry{
+		ID: s.e.NewID(), CallID: s.id, Seq: s.nextSeq(), App: s.app.Name, Dialect: s.app.Dialect,
+		Kind: kind, Method: t.Method, Body: body, BodyType: bodyType, Retry: t.Retry,
+		Created: now, NextAt: now,
+	}
+	clean := *u
+	if u.User != nil {
+		clean.User = nil
+		if s.e.Seal != nil {
+			e.Auth = s.e.Seal([]byte(u.User.String()))
+		} else {
+			s.log.Warn("no sealing key: the URL's credentials are dropped", "kind", kind, "url", redacted(u))
+		}
+	}
+	e.URL = clean.String()
+	return e
+}
+
 // enqueue writes a callback to the outbox for the workers to deliver. Its answer is ignored.
 func (s *session) enqueue(ctx context.Context, kind string, t *translate.Target, params translate.Params) {
 	u, body, bodyType := request(t, params)
-	e := Entry{
-		ID: s.e.NewID(), CallID: s.id, Seq: s.nextSeq(), App: s.app.Name, Dialect: s.app.Dialect,
-		Kind: kind, Method: t.Method, URL: u.String(), Body: body, BodyType: bodyType, Retry: t.Retry,
-		Created: s.e.Now(), NextAt: s.e.Now(),
-	}
+	e := s.entry(kind, t, u, body, bodyType)
 	if err := s.e.Outbox.Enqueue(context.WithoutCancel(ctx), e); err != nil {
 		// The outbox is the store: if it cannot write, nothing else will work either. Say
 		// loudly what was lost.
@@ -45,12 +62,8 @@ func (s *session) enqueue(ctx context.Context, kind string, t *translate.Target,
 // the two leaves the entry for a worker to deliver after the lease.
 func (s *session) send(ctx context.Context, kind string, t *translate.Target, params translate.Params) (*Response, error) {
 	u, body, bodyType := request(t, params)
-	now := s.e.Now()
-	e := Entry{
-		ID: s.e.NewID(), CallID: s.id, Seq: s.nextSeq(), App: s.app.Name, Dialect: s.app.Dialect,
-		Kind: kind, Method: t.Method, URL: u.String(), Body: body, BodyType: bodyType, Retry: t.Retry,
-		Created: now, NextAt: now, Owner: s.e.owner, LeaseEnd: now.Add(s.e.Config.Outbox.Lease.D()),
-	}
+	e := s.entry(kind, t, u, body, bodyType)
+	e.Owner, e.LeaseEnd = s.e.owner, e.Created.Add(s.e.Config.Outbox.Lease.D())
 	octx := context.WithoutCancel(ctx)
 	if err := s.e.Outbox.Enqueue(octx, e); err != nil {
 		return nil, fmt.Errorf("queue %s: %w", kind, err)

@@ -26,6 +26,10 @@ type Deps struct {
 	Media  Media
 	Links  Links
 	Log    *slog.Logger
+	// Seal encrypts the userinfo of callback URLs before they are written to the outbox
+	// (seal.Box.Seal). nil keeps no credentials: a URL's userinfo is then dropped, with a
+	// warning, rather than stored in clear.
+	Seal func(plain []byte) []byte
 	// Wake, when set, is called after callbacks are queued so that delivery starts at once
 	// instead of at the next poll (webhook.Worker.Wake).
 	Wake func()

@@ -110,14 +110,17 @@ type Store interface {
 // Entry is one outbound HTTP request in the outbox (callbacks.md §1.1). It is written before it
 // is sent and removed (acknowledged) only after a 2xx or a final failure.
 type Entry struct {
-	ID       string // idempotency key, sent as X-Pbxbridge-Event-Id on every attempt
-	CallID   string // entries of one call are delivered in Seq order
-	Seq      int64
-	App      string // application name: its signing secret comes from config
-	Dialect  translate.Dialect
-	Kind     string // action, callback, status, transcription, hangup (for logs and the dashboard)
-	Method   translate.Method
-	URL      string // final URL, fragment removed; userinfo, when present, is sent as Basic auth
+	ID      string // idempotency key, sent as X-Pbxbridge-Event-Id on every attempt
+	CallID  string // entries of one call are delivered in Seq order
+	Seq     int64
+	App     string // application name: its signing secret comes from config
+	Dialect translate.Dialect
+	Kind    string // action, callback, status, transcription, hangup (for logs and the dashboard)
+	Method  translate.Method
+	URL     string // final URL, fragment and userinfo removed
+	// Auth is the URL's userinfo ("user:password", sent as Basic auth), sealed by the engine
+	// (Deps.Seal) so that the store never holds it in clear; nil when the URL had none.
+	Auth     []byte
 	Body     []byte // POST body (already rendered); for GET the query is already in URL
 	BodyType string // Content-Type of Body
 	Retry    translate.RetryPolicy

@@ -125,6 +125,9 @@ type Recording struct {
 type Outbox struct {
 	Workers int      `yaml:"workers"` // default 8; 1–256
 	Lease   Duration `yaml:"lease"`   // default 2m; must exceed the longest total timeout (55s)
+	// Key seals the credentials of callback URLs in the store. Default: generated at first
+	// start and kept in data_dir; instances sharing a store must share it. Never logged.
+	Key Secret `yaml:"key"`
 }
 
 // Default is the configuration used when no file is given: one local Asterisk with the

@@ -67,6 +67,8 @@ type Options struct {
 	// Secrets gives each app's credentials to the requests that name the app rather than
 	// carry them (Send, the outbox worker). nil = no app is signed.
 	Secrets Secrets
+	// Open decrypts an outbox entry's sealed URL credentials (seal.Box.Open).
+	Open func(sealed []byte) ([]byte, error)
 }
 
 // Secrets looks up an app's credentials by its name. It is called once per request, from
@@ -90,6 +92,7 @@ type Client struct {
 	now   func() time.Time
 	rand  io.Reader
 	sec   Secrets
+	open  func([]byte) ([]byte, error)
 }
 
 // Request is one logical request: every attempt of it carries the same EventID.
@@ -180,6 +183,7 @@ func NewClient(o Options) *Client {
 		now:   o.Now,
 		rand:  o.Rand,
 		sec:   o.Secrets,
+		open:  o.Open,
 	}
 }
 

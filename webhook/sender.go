@@ -33,6 +33,21 @@ func (c *Client) EntryRequest(e adapter.Entry) (Request, error) {
 	if err != nil {
 		return Request{}, requestError("entry %s: URL does not parse", e.ID)
 	}
+	if len(e.Auth) > 0 {
+		if c.open == nil {
+			return Request{}, requestError("entry %s: its URL credentials are sealed and no key is configured", e.ID)
+		}
+		plain, err := c.open(e.Auth)
+		if err != nil {
+			return Request{}, requestError("entry %s: its URL credentials cannot be opened (another key?)", e.ID)
+		}
+		// The userinfo was written by url.Userinfo.String, so it parses back as a URL's.
+		ui, err := url.Parse("http://" + string(plain) + "@x/")
+		if err != nil || ui.User == nil {
+			return Request{}, requestError("entry %s: its URL credentials do not parse", e.ID)
+		}
+		u.User = ui.User
+	}
 	token, secret := c.secrets(e.App)
 	r := Request{
 		EventID: e.ID, CallID: e.CallID, Dialect: e.Dialect, Method: e.Method, URL: u,

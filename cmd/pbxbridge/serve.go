@@ -25,6 +25,7 @@ import (
 	"github.com/pbxbridge/pbxbridge/config"
 	"github.com/pbxbridge/pbxbridge/httpapi"
 	"github.com/pbxbridge/pbxbridge/media"
+	"github.com/pbxbridge/pbxbridge/seal"
 	"github.com/pbxbridge/pbxbridge/store/local"
 	"github.com/pbxbridge/pbxbridge/tts"
 	"github.com/pbxbridge/pbxbridge/webhook"
@@ -102,12 +103,21 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer blobs.Close()
-	linkSecret, err := loadLinkSecret(cfg)
+	linkSecret, err := loadKey(cfg.LinkSecret, filepath.Join(cfg.DataDir, "link.key"))
+	if err != nil {
+		return fmt.Errorf("link secret: %w", err)
+	}
+	outboxKey, err := loadKey(cfg.Outbox.Key, filepath.Join(cfg.DataDir, "outbox.key"))
+	if err != nil {
+		return fmt.Errorf("outbox key: %w", err)
+	}
+	box, err := seal.New(outboxKey)
 	if err != nil {
 		return err
 	}
 
-	client := webhook.NewClient(webhook.Options{Version: version, Secrets: appSecrets{cfg}, Logger: log.With("component", "webhook")})
+	client := webhook.NewClient(webhook.Options{Version: version, Secrets: appSecrets{cfg}, Open: box.Open,
+		Logger: log.With("component", "webhook")})
 	defer client.Close()
 	worker, err := webhook.NewWorker(webhook.WorkerOptions{
 		Outbox: st, Client: client, Workers: cfg.Outbox.Workers, Lease: cfg.Outbox.Lease.D(),
@@ -157,7 +167,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	eng, err := adapter.New(adapter.Deps{
 		Config: cfg, Store: st, Outbox: st, Blob: blobs, Sender: client, Media: med, Links: api,
-		Log: log, Wake: worker.Wake,
+		Log: log, Wake: worker.Wake, Seal: box.Seal,
 	})
 	if err != nil {
 		return err
@@ -201,13 +211,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 }
 
-// loadLinkSecret returns the configured link secret, or one generated at first start and kept
-// in the data directory, so that links stay valid across restarts.
-func loadLinkSecret(cfg *config.Config) ([]byte, error) {
-	if s := cfg.LinkSecret.Reveal(); s != "" {
+// loadKey returns the configured key, or one generated at first start and kept in path, so
+// that links and sealed values stay valid across restarts.
+func loadKey(configured config.Secret, path string) ([]byte, error) {
+	if s := configured.Reveal(); s != "" {
 		return []byte(s), nil
 	}
-	path := filepath.Join(cfg.DataDir, "link.key")
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
 		return []byte(strings.TrimSpace(string(b))), nil
 	}
@@ -217,7 +226,7 @@ func loadLinkSecret(cfg *config.Config) ([]byte, error) {
 	}
 	secret := hex.EncodeToString(k[:])
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("link secret: %w", err)
+		return nil, err
 	}
 	return []byte(secret), nil
 }

@@ -120,6 +120,7 @@ type entryRecord struct {
 	Kind      string      `json:"kind,omitempty"`
 	Method    string      `json:"method,omitempty"`
 	URL       string      `json:"url"`
+	Auth      []byte      `json:"auth,omitempty"` // sealed by the engine, never clear
 	Body      []byte      `json:"body,omitempty"`
 	BodyType  string      `json:"body_type,omitempty"`
 	Retry     retryRecord `json:"retry"`
@@ -136,7 +137,7 @@ func encodeEntry(e adapter.Entry) ([]byte, error) {
 	p := e.Retry
 	return marshal("entry "+e.ID, entryRecord{
 		ID: e.ID, CallID: e.CallID, Seq: e.Seq, App: e.App, Dialect: string(e.Dialect),
-		Kind: e.Kind, Method: string(e.Method), URL: e.URL, Body: e.Body, BodyType: e.BodyType,
+		Kind: e.Kind, Method: string(e.Method), URL: e.URL, Auth: e.Auth, Body: e.Body, BodyType: e.BodyType,
 		Retry: retryRecord{
 			ConnectTimeout: int64(p.ConnectTimeout), ReadTimeout: int64(p.ReadTimeout),
 			TotalTimeout: int64(p.TotalTimeout), Retries: p.Retries, RetryOn: uint8(p.RetryOn),
@@ -155,7 +156,7 @@ func decodeEntry(b []byte) (adapter.Entry, error) {
 	p := r.Retry
 	return adapter.Entry{
 		ID: r.ID, CallID: r.CallID, Seq: r.Seq, App: r.App, Dialect: translate.Dialect(r.Dialect),
-		Kind: r.Kind, Method: translate.Method(r.Method), URL: r.URL, Body: r.Body,
+		Kind: r.Kind, Method: translate.Method(r.Method), URL: r.URL, Auth: r.Auth, Body: r.Body,
 		BodyType: r.BodyType,
 		Retry: translate.RetryPolicy{
 			ConnectTimeout: time.Duration(p.ConnectTimeout), ReadTimeout: time.Duration(p.ReadTimeout),
