@@ -7,6 +7,7 @@
 package integration
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -47,7 +48,7 @@ func envOr(k, def string) string {
 // Number pools: SIP calls are routed by the dialled number, so each dialect's app owns a
 // range of numbers handed out to the tests; Local calls name the app in the Stasis
 // arguments and are told apart by their caller id.
-const poolSize = 40
+const poolSize = 80
 
 func poolNumber(dialect string, i int) string {
 	base := 15550200000
@@ -110,6 +111,9 @@ func runMain(m *testing.M) (int, error) {
 		app.Handle("/answer/"+d, answer)
 		app.Status("/status/"+d, http.StatusOK)
 	}
+	for _, n := range faultAppNames {
+		app.Status("/status/"+n, http.StatusOK)
+	}
 
 	port, err := freePort()
 	if err != nil {
@@ -142,8 +146,9 @@ apps:
     url: %s/answer/plivo
     status_url: %s/status/plivo
     numbers: [%s]
-`, port, filepath.Join(dir, "data"), ariPassword, ariURL,
-		app.URL, app.URL, strings.Join(numbers[0], ", "), app.URL, app.URL, strings.Join(numbers[1], ", "))
+%s`, port, filepath.Join(dir, "data"), ariPassword, ariURL,
+		app.URL, app.URL, strings.Join(numbers[0], ", "), app.URL, app.URL, strings.Join(numbers[1], ", "),
+		strings.ReplaceAll(faultApps, "{app}", app.URL))
 	cfgPath := filepath.Join(dir, "pbxbridge.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return 0, err
@@ -190,6 +195,9 @@ type call struct {
 	number  string // the caller id (Local) or dialled number (SIP)
 	prefix  string // path prefix of this call's endpoints on the app
 	doc     string // the answer document
+	app     string // the app named in Local calls' Stasis arguments; "" = the dialect's
+	// answer, when set, answers the document fetch instead of doc (faults).
+	answer func(apptest.Request) (int, string)
 }
 
 // newCall registers a call of the dialect whose answer document is doc. Relative URLs in
@@ -220,7 +228,11 @@ func (c *call) url(p string) string { return env.app.URL + c.path(p) }
 func answer(r apptest.Request) (int, string) {
 	for _, k := range []string{"From", "To", "OriginalFrom"} {
 		if v, ok := env.cases.Load(strings.TrimPrefix(r.Get(k), "+")); ok {
-			return http.StatusOK, v.(*call).doc
+			c := v.(*call)
+			if c.answer != nil {
+				return c.answer(r)
+			}
+			return http.StatusOK, c.doc
 		}
 	}
 	return http.StatusNotFound, "no test call for this number"
@@ -265,7 +277,7 @@ func (c *call) local(exten string) {
 	q := url.Values{
 		"endpoint": {"Local/" + exten + "@play-test/n"},
 		"app":      {"pbxbridge"},
-		"appArgs":  {c.dialect},
+		"appArgs":  {cmp.Or(c.app, c.dialect)},
 		"callerId": {fmt.Sprintf("\"test\" <%s>", c.number)},
 	}
 	req, _ := http.NewRequest(http.MethodPost, ariURL+"/channels?"+q.Encode(), nil)
