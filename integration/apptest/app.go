@@ -22,6 +22,8 @@ import (
 type Request struct {
 	Method string
 	Path   string
+	// RequestURI is the path and query exactly as received (signatures cover it).
+	RequestURI string
 	Query  url.Values
 	Header http.Header
 	Body   []byte
@@ -88,7 +90,7 @@ func (a *App) Status(path string, status int) {
 
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, At: time.Now(), Params: url.Values{}}
+	req := Request{Method: r.Method, Path: r.URL.Path, RequestURI: r.URL.RequestURI(), Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, At: time.Now(), Params: url.Values{}}
 	for k, vs := range req.Query {
 		req.Params[k] = append(req.Params[k], vs...)
 	}
