@@ -226,8 +226,10 @@ func (s *session) saveState(ctx context.Context, verb string, idx int) {
 	ctx = context.WithoutCancel(ctx)
 	st, err := s.e.Store.GetCall(ctx, s.id)
 	if errors.Is(err, ErrNotFound) {
-		st = CallState{ID: s.id, PBX: s.call.Info().PBX, ChannelID: s.call.Info().ChannelID, App: s.app.Name,
-			Dialect: s.app.Dialect, Started: s.started, Status: "in-progress"}
+		info := s.call.Info()
+		st = CallState{ID: s.id, PBX: info.PBX, ChannelID: info.ChannelID, App: s.app.Name,
+			Dialect: s.app.Dialect, Started: s.started, Status: "in-progress",
+			From: s.params.From, To: s.params.To, CallerName: s.params.CallerName, Direction: s.params.Direction}
 	} else if err != nil {
 		s.log.Warn("reading call state", "err", err)
 		return

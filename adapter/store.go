@@ -28,7 +28,11 @@ type CallState struct {
 	App         string
 	Dialect     translate.Dialect
 	DocumentURL string // without userinfo
-	Verb        int    // index of the verb being executed in the current document
+	From        string // as received, for the status callback of a call recovered after a crash
+	To          string
+	CallerName  string
+	Direction   string
+	Verb        int // index of the verb being executed in the current document
 	VerbName    string
 	Status      string   // in-progress, completed
 	Recordings  []string // names of recordings live on the PBX

@@ -172,6 +172,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	names := make([]string, len(pbxs))
+	for i, p := range pbxs {
+		names[i] = p.Name()
+	}
+	if n, err := eng.Recover(ctx, names); err != nil {
+		return fmt.Errorf("recovering calls: %w", err)
+	} else if n > 0 {
+		log.Warn("ended calls left live by the previous run", "calls", n)
+	}
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	go eng.SweepLifecycle(runCtx, time.Second)

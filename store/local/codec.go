@@ -21,6 +21,10 @@ type callRecord struct {
 	App         string    `json:"app,omitempty"`
 	Dialect     string    `json:"dialect,omitempty"`
 	DocumentURL string    `json:"document_url,omitempty"`
+	From        string    `json:"from,omitempty"`
+	To          string    `json:"to,omitempty"`
+	CallerName  string    `json:"caller_name,omitempty"`
+	Direction   string    `json:"direction,omitempty"`
 	Verb        int       `json:"verb"`
 	VerbName    string    `json:"verb_name,omitempty"`
 	Status      string    `json:"status,omitempty"`
@@ -33,7 +37,8 @@ type callRecord struct {
 func encodeCall(c adapter.CallState) ([]byte, error) {
 	return marshal("call "+c.ID, callRecord{
 		ID: c.ID, PBX: c.PBX, ChannelID: c.ChannelID, App: c.App, Dialect: string(c.Dialect),
-		DocumentURL: c.DocumentURL, Verb: c.Verb, VerbName: c.VerbName, Status: c.Status,
+		DocumentURL: c.DocumentURL, From: c.From, To: c.To, CallerName: c.CallerName,
+		Direction: c.Direction, Verb: c.Verb, VerbName: c.VerbName, Status: c.Status,
 		Recordings: c.Recordings, Started: c.Started.UTC(), Updated: c.Updated.UTC(),
 		Version: c.Version,
 	})
@@ -46,7 +51,8 @@ func decodeCall(b []byte) (adapter.CallState, error) {
 	}
 	return adapter.CallState{
 		ID: r.ID, PBX: r.PBX, ChannelID: r.ChannelID, App: r.App,
-		Dialect: translate.Dialect(r.Dialect), DocumentURL: r.DocumentURL, Verb: r.Verb,
+		Dialect: translate.Dialect(r.Dialect), DocumentURL: r.DocumentURL, From: r.From, To: r.To,
+		CallerName: r.CallerName, Direction: r.Direction, Verb: r.Verb,
 		VerbName: r.VerbName, Status: r.Status, Recordings: r.Recordings, Started: r.Started,
 		Updated: r.Updated, Version: r.Version,
 	}, nil
