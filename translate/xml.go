@@ -184,8 +184,16 @@ func (s *scanner) name() (string, error) {
 		}
 		return "", s.fail(s.i, "expected a name, found %s", quoteChar(s.src[s.i:]))
 	}
+	colons := 0
 	for s.i < len(s.src) && isNameChar(s.src[s.i]) {
+		if s.src[s.i] == ':' {
+			colons++
+		}
 		s.i++
+	}
+	if colons > 1 {
+		// Namespaces in XML: a name is a prefix and a local part, so at most one ':'.
+		return "", s.fail(start, "name %q has more than one ':'", s.str[start:s.i])
 	}
 	return s.str[start:s.i], nil
 }
