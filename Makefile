@@ -31,11 +31,13 @@ demo: deps build asterisk
 
 # test runs everything the project has: unit tests and the integration tests against the real
 # Asterisk, which must not skip here (PBXBRIDGE_INTEGRATION=1 turns a skip into a failure).
-# The Asterisk-restart test disturbs every call on Asterisk, so it runs alone, last.
+# Tests that restart Asterisk, or take calls for the app name "pbxbridge" (SIP), run alone, last.
 test: deps build asterisk
 	PBXBRIDGE_INTEGRATION=1 PBXBRIDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./...
 	PBXBRIDGE_INTEGRATION=1 PBXBRIDGE_RESTART_TEST=1 PBXBRIDGE_BIN=$(CURDIR)/$(BIN) \
 		$(GO) test -count=1 -run '^TestAsteriskRestart$$' ./integration
+	PBXBRIDGE_INTEGRATION=1 PBXBRIDGE_TEST_SIP=1 PBXBRIDGE_TEST_RESTART=1 \
+		$(GO) test -count=1 -run '^(TestAsteriskSIP|TestAsterisk/asterisk-restart)$$' ./ari
 
 # unit runs only what needs no server (integration tests skip, saying how to run them).
 unit:

@@ -86,6 +86,9 @@ type watcher struct{ q *queue[evt] }
 // watch registers a watcher; it fails with ErrHangup once the call is gone, so that an
 // operation never waits for events that were delivered before it started.
 func (c *call) watch() (*watcher, error) {
+	if c.p.runCtx.Err() != nil {
+		return nil, c.stoppedErr()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gone {
@@ -105,6 +108,14 @@ func (c *call) unwatch(w *watcher) {
 
 func (c *call) hangupErr() error {
 	return fmt.Errorf("channel %s: %w", c.id, adapter.ErrHangup)
+}
+
+// stopped is closed when the dispatcher has stopped: no event will reach a watcher again,
+// so an operation waiting for one must give up whatever its own context says.
+func (c *call) stopped() <-chan struct{} { return c.p.runCtx.Done() }
+
+func (c *call) stoppedErr() error {
+	return fmt.Errorf("channel %s: ARI event loop stopped: %w", c.id, adapter.ErrPBXDown)
 }
 
 func (c *call) loop() {

@@ -68,7 +68,7 @@ func toError(op string, err error, notFound, refused error) error {
 	e := &Error{Op: op, Status: st, Kind: refused}
 	switch {
 	case st == 0:
-		e.Kind, e.Msg = adapter.ErrPBXDown, err.Error()
+		e.Kind, e.Msg = adapter.ErrPBXDown, redactErr(err)
 	case st == http.StatusNotFound && notFound != nil:
 		e.Kind = notFound
 	default:

@@ -36,6 +36,18 @@ const (
 	synWake = "pbxbridge:Wake"
 )
 
+// subscribedTypes are the event types fromARI keeps: the only ones worth a slot in the
+// library's 100-event subscription buffer. Varset, Dialplan, CallerId, Dial and the like
+// are half of a call's frames and would only make that buffer fill sooner.
+func subscribedTypes() []string {
+	return []string{
+		evStasisStart, evStasisEnd, evChannelHangupRequest, evChannelDestroyed, evChannelStateChange,
+		evChannelDtmfReceived, evChannelEnteredBridge, evChannelLeftBridge, evChannelUserevent,
+		evRecordingStarted, evRecordingFinished, evRecordingFailed,
+		evPlaybackStarted, evPlaybackContinuing, evPlaybackFinished,
+	}
+}
+
 // evt is the part of an ARI event that routing and the call state machines read. Decoding
 // into it at the edge keeps library types inside ingest and makes the state machines
 // testable with plain values.

@@ -10,8 +10,8 @@ package ari
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,13 +23,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/audio"
 	"github.com/pbxbridge/pbxbridge/config"
 	"github.com/pbxbridge/pbxbridge/translate"
 )
@@ -71,7 +74,11 @@ func requireAsterisk(t *testing.T, cfg config.Asterisk) {
 		}
 		err = fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
-	t.Skipf("Asterisk ARI does not answer at %s (%v): start it with `integration/asterisk/run.sh start` (as root; build it once with integration/asterisk/setup.sh)", cfg.URL, err)
+	msg := fmt.Sprintf("Asterisk ARI does not answer at %s (%v): start it with `make asterisk` (integration/asterisk/setup.sh, then run.sh start; as root)", cfg.URL, err)
+	if os.Getenv("PBXBRIDGE_INTEGRATION") == "1" {
+		t.Fatal(msg) // make test: the integration tests must run, not skip
+	}
+	t.Skip(msg)
 }
 
 // harness is one served PBX and the test calls it routes.
@@ -95,7 +102,7 @@ func startHarness(t *testing.T, cfg config.Asterisk) *harness {
 	if testing.Verbose() {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})).With("pbx", cfg.Name)
 	h.p = New(cfg, log)
 	h.p.healthEvery = 300 * time.Millisecond
 	h.p.hook = func(e evt) {
@@ -241,18 +248,19 @@ func readWAV(t *testing.T, b []byte) wavInfo {
 	if len(b) == 0 {
 		return wavInfo{}
 	}
-	p, err := parseWAV(b)
+	p, err := audio.ParseWAV(b)
 	if err != nil {
 		t.Fatalf("result is not a WAV: %v", err)
 	}
-	if p.rate != 8000 {
-		t.Errorf("rate %d, want 8000", p.rate)
+	if p.Rate != 8000 || len(b) != 44+2*len(p.Samples) {
+		t.Errorf("rate %d, %d bytes for %d samples: want a canonical 8 kHz 16-bit WAV", p.Rate, len(b), len(p.Samples))
 	}
-	w := wavInfo{channels: p.channels, ms: len(p.data) / p.channels / 16}
-	w.samples = make([][]int16, p.channels)
-	for i := 0; i+2*p.channels <= len(p.data); i += 2 * p.channels {
-		for ch := 0; ch < p.channels; ch++ {
-			w.samples[ch] = append(w.samples[ch], int16(binary.LittleEndian.Uint16(p.data[i+2*ch:])))
+	dataBytes := len(b) - 44
+	w := wavInfo{channels: p.Channels, ms: dataBytes / p.Channels / 16}
+	w.samples = make([][]int16, p.Channels)
+	for i := 0; i+p.Channels <= len(p.Samples); i += p.Channels {
+		for ch := 0; ch < p.Channels; ch++ {
+			w.samples[ch] = append(w.samples[ch], p.Samples[i+ch])
 		}
 	}
 	return w
@@ -289,6 +297,8 @@ func toneRatio(s []int16, freq float64) float64 {
 	return tone / total
 }
 
+// within checks a figure against a range. Ranges are for an idle two-CPU host plus room
+// for load (other test suites share the Asterisk): the far end's dialplan runs slower then.
 func within(t *testing.T, what string, got, lo, hi int) {
 	t.Helper()
 	if got < lo || got > hi {
@@ -348,7 +358,9 @@ func TestAsterisk(t *testing.T) {
 	}
 	var calls []launched
 	launch := func(name string, start func(*testing.T) func(*testing.T)) {
-		calls = append(calls, launched{name, start(t)})
+		if selected("calls", name) {
+			calls = append(calls, launched{name, start(t)})
+		}
 	}
 	{
 		launch("direct-hash", func(t *testing.T) func(*testing.T) {
@@ -366,7 +378,7 @@ func TestAsterisk(t *testing.T) {
 				w := readWAV(t, r.res.WAV)
 				// Local channel, direct: only the ~2.95 s of received speech (asterisk.md §4).
 				within(t, "audio ms", w.ms, 2500, 3500)
-				within(t, "elapsed ms (events)", int(r.res.Ended.Sub(r.res.Started).Milliseconds()), 4000, 5500)
+				within(t, "elapsed ms (events)", int(r.res.Ended.Sub(r.res.Started).Milliseconds()), 4000, 7000)
 				h.storedGone(t, name)
 			}
 		})
@@ -423,8 +435,8 @@ func TestAsterisk(t *testing.T) {
 					t.Errorf("reason %s, want silence", r.res.Reason)
 				}
 				// Speech from 1 s to about 4 s after the answer; the stop about 2 s later.
-				within(t, "elapsed ms (events)", int(r.res.Ended.Sub(r.res.Started).Milliseconds()), 5000, 7500)
-				within(t, "audio ms", readWAV(t, r.res.WAV).ms, 3000, 6000)
+				within(t, "elapsed ms (events)", int(r.res.Ended.Sub(r.res.Started).Milliseconds()), 5000, 9500)
+				within(t, "audio ms", readWAV(t, r.res.WAV).ms, 2500, 7000)
 				h.storedGone(t, name)
 			}
 		})
@@ -443,8 +455,8 @@ func TestAsterisk(t *testing.T) {
 				// 2.5 s is sent as 3 s; Asterisk checks in whole seconds. The first second of a
 				// Local call carries no frames, so the file is shorter than the wall time.
 				el := int(r.res.Ended.Sub(r.res.Started).Milliseconds())
-				within(t, "elapsed ms (events)", el, 3000, 4200)
-				within(t, "audio ms", readWAV(t, r.res.WAV).ms, 1500, 3200)
+				within(t, "elapsed ms (events)", el, 3000, 5000)
+				within(t, "audio ms", readWAV(t, r.res.WAV).ms, 800, 3200)
 				h.storedGone(t, name)
 			}
 		})
@@ -463,7 +475,7 @@ func TestAsterisk(t *testing.T) {
 				if !errors.Is(r.cause, adapter.ErrHangup) {
 					t.Errorf("context cause %v, want ErrHangup", r.cause)
 				}
-				within(t, "audio ms (kept)", readWAV(t, r.res.WAV).ms, 2500, 3500)
+				within(t, "audio ms (kept)", readWAV(t, r.res.WAV).ms, 2000, 3600)
 				h.storedGone(t, name)
 			}
 		})
@@ -481,11 +493,15 @@ func TestAsterisk(t *testing.T) {
 					t.Errorf("reason %s key %q, want key '#' (watched on the caller: snoops carry no DTMF)", r.res.Reason, r.res.Key)
 				}
 				// A snoop fills the gaps with silence: the file follows the wall time from the
-				// end of the beep to the '#' (about 4.65 s after the answer).
+				// end of the beep to the '#' (about 4.65 s after the answer; snoop set-up and
+				// beep take 0.9 s), so it is longer than the 2.95 s of speech a direct
+				// recording of this call holds. On a loaded host the snoop loses some frames
+				// (up to 0.9 s of 4.6 s seen with a load average of 5 on two CPUs).
 				w := readWAV(t, r.res.WAV)
-				within(t, "audio ms", w.ms, 3600, 4800)
+				within(t, "audio ms", w.ms, 3150, 6500)
 				el := int(r.res.Ended.Sub(r.res.Started).Milliseconds())
-				if d := w.ms - el; d < -150 || d > 150 {
+				t.Logf("audio %d ms for %d ms elapsed", w.ms, el)
+				if w.ms < el-1000 || w.ms > el+300 {
 					t.Errorf("audio %d ms vs elapsed %d ms: a snoop recording should follow the clock", w.ms, el)
 				}
 				beeps := h.events(func(e evt) bool {
@@ -529,7 +545,7 @@ func TestAsterisk(t *testing.T) {
 					t.Error("background audio never started on the caller's channel")
 				}
 				w := readWAV(t, r.res.WAV)
-				within(t, "audio ms", w.ms, 3600, 4900)
+				within(t, "audio ms", w.ms, 3000, 6500)
 				fg := toneRatio(w.samples[0], 1004)
 				if session == nil {
 					return
@@ -575,7 +591,7 @@ func TestAsterisk(t *testing.T) {
 				if w.channels != 2 {
 					t.Fatalf("%d channels, want 2", w.channels)
 				}
-				within(t, "audio ms", w.ms, 4000, 5200)
+				within(t, "audio ms", w.ms, 3000, 6500)
 				left, right := toneRatio(w.samples[0], 1004), toneRatio(w.samples[1], 1004)
 				t.Logf("1004 Hz share: left %.3f, right %.3f", left, right)
 				if left > 0.05 || right < 0.8 {
@@ -613,7 +629,7 @@ func TestAsterisk(t *testing.T) {
 					t.Errorf("reason %s cause %v, want session-end after hangup", r.res.Reason, r.cause)
 				}
 				// 1 s of silence, then ~3 s of speech, then the far end hangs up.
-				within(t, "audio ms", readWAV(t, r.res.WAV).ms, 3500, 4800)
+				within(t, "audio ms", readWAV(t, r.res.WAV).ms, 3000, 6000)
 				h.storedGone(t, name)
 			}
 		})
@@ -646,7 +662,7 @@ func TestAsterisk(t *testing.T) {
 				if w.channels != 2 {
 					t.Errorf("%d channels, want 2", w.channels)
 				}
-				within(t, "audio ms", w.ms, 1800, 2300)
+				within(t, "audio ms", w.ms, 1400, 2600)
 				h.storedGone(t, name+"-in")
 				h.storedGone(t, name+"-out")
 			}
@@ -670,7 +686,7 @@ func TestAsterisk(t *testing.T) {
 				if r.play.Key != '#' {
 					t.Errorf("stop key %q, want '#'", r.play.Key)
 				}
-				within(t, "ms until stopped", int(r.elapsed.Milliseconds()), 2000, 3500)
+				within(t, "ms until stopped", int(r.elapsed.Milliseconds()), 2000, 5000)
 				n := len(h.events(func(e evt) bool { return e.Type == evPlaybackStarted && e.Target == "channel:"+chanID }))
 				if n < 4 {
 					t.Errorf("%d beeps played, want the beep replayed until the key", n)
@@ -689,7 +705,6 @@ func TestAsterisk(t *testing.T) {
 				w.Header().Set("Content-Type", "audio/wav")
 				_, _ = w.Write(testTone(800, 440))
 			}))
-			t.Cleanup(srv.Close)
 			out := make(chan callResult, 1)
 			h.originate(t, "long", func(ctx context.Context, c adapter.Call) {
 				t0 := time.Now()
@@ -697,6 +712,7 @@ func TestAsterisk(t *testing.T) {
 				out <- callResult{play: pr, err: err, elapsed: time.Since(t0)}
 			})
 			return func(t *testing.T) {
+				defer srv.Close()
 				r := waitResult(t, out, 30*time.Second)
 				if r.err != nil {
 					t.Fatal(r.err)
@@ -706,7 +722,7 @@ func TestAsterisk(t *testing.T) {
 				if hits == 0 {
 					t.Error("Asterisk never fetched the URL")
 				}
-				within(t, "ms to play 800 ms of audio", int(r.elapsed.Milliseconds()), 750, 2000)
+				within(t, "ms to play 800 ms of audio", int(r.elapsed.Milliseconds()), 750, 3000)
 			}
 		})
 		launch("play-loops", func(t *testing.T) func(*testing.T) {
@@ -771,8 +787,46 @@ func TestAsterisk(t *testing.T) {
 				if r.res.Reason != adapter.EndMaxLength {
 					t.Errorf("reason %s, want max-length", r.res.Reason)
 				}
-				within(t, "audio ms", readWAV(t, r.res.WAV).ms, 2800, 4000)
+				within(t, "audio ms", readWAV(t, r.res.WAV).ms, 2400, 4500)
 				h.storedGone(t, name)
+			}
+		})
+		launch("bridged-hidden", func(t *testing.T) func(*testing.T) {
+			// Like a channel in Stasis's hidden dial bridge (upstream issue 2044), which
+			// reports no ChannelEnteredBridge: the direct recording is tried, fails with
+			// RecordingFailed, and Record retries through a snoop.
+			name := "pbxbt-hidden-" + newID()[:6]
+			bridge := "pbxbt-br-" + newID()[:6]
+			res := h.recordAsync(t, "long", adapter.RecordSpec{Name: name, Tracks: translate.TracksIn, MaxDuration: 2 * time.Second},
+				func(_ context.Context, ac adapter.Call) {
+					id := ac.Info().ChannelID
+					h.ari(http.MethodPost, "/bridges/"+bridge, url.Values{"type": {"mixing"}})
+					h.ari(http.MethodPost, "/bridges/"+bridge+"/addChannel", url.Values{"channel": {id}})
+					deadline := time.Now().Add(3 * time.Second)
+					for len(h.events(func(e evt) bool { return e.Type == evChannelEnteredBridge && e.Channel == id })) == 0 && time.Now().Before(deadline) {
+						time.Sleep(5 * time.Millisecond)
+					}
+					c := ac.(*call)
+					c.mu.Lock()
+					c.bridged = false // hide it
+					c.mu.Unlock()
+				})
+			return func(t *testing.T) {
+				t.Cleanup(func() { h.ari(http.MethodDelete, "/bridges/"+bridge, nil) })
+				r := waitResult(t, res, 40*time.Second)
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				failed := h.events(func(e evt) bool { return e.Type == evRecordingFailed && e.Recording == name })
+				if len(failed) != 1 {
+					t.Errorf("RecordingFailed for the direct attempt: %d events", len(failed))
+				}
+				if r.res.Reason != adapter.EndMaxLength {
+					t.Errorf("reason %s, want max-length", r.res.Reason)
+				}
+				within(t, "audio ms", readWAV(t, r.res.WAV).ms, 1500, 3500)
+				h.storedGone(t, name)
+				h.storedGone(t, name+"-s")
 			}
 		})
 		launch("reject-busy", func(t *testing.T) func(*testing.T) {
@@ -833,7 +887,9 @@ func TestAsterisk(t *testing.T) {
 		}
 	})
 
-	t.Run("reconnect", func(t *testing.T) { testReconnect(t, cfg) })
+	if selected("reconnect", "") {
+		t.Run("reconnect", func(t *testing.T) { testReconnect(t, cfg) })
+	}
 	if os.Getenv("PBXBRIDGE_TEST_RESTART") == "1" {
 		t.Run("asterisk-restart", func(t *testing.T) { testRestart(t, h) })
 	}
@@ -994,7 +1050,7 @@ func testReconnect(t *testing.T, base config.Asterisk) {
 	if rr.res.Reason != adapter.EndMaxLength {
 		t.Errorf("reason %s, want max-length", rr.res.Reason)
 	}
-	within(t, "audio ms", readWAV(t, rr.res.WAV).ms, 2900, 4000)
+	within(t, "audio ms", readWAV(t, rr.res.WAV).ms, 2500, 4500)
 	h.storedGone(t, recName)
 	for time.Since(tr) < 10*time.Second && h.p.Ready() != nil {
 		time.Sleep(20 * time.Millisecond)
@@ -1048,15 +1104,33 @@ func testRestart(t *testing.T, h *harness) {
 	t.Logf("stats: %+v", h.p.Stats())
 }
 
+// selected reports whether -run would run TestAsterisk/<group>/<name>, so that a filtered
+// run launches only the calls it checks.
+func selected(group, name string) bool {
+	f := flag.Lookup("test.run")
+	if f == nil || f.Value.String() == "" {
+		return true
+	}
+	parts := strings.Split(f.Value.String(), "/")
+	for i, s := range []string{group, name} {
+		if i+1 >= len(parts) {
+			return true
+		}
+		if ok, err := regexp.MatchString(parts[i+1], s); err == nil && !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // testTone is a WAV of a sine wave, 8 kHz 16-bit mono.
 func testTone(ms int, freq float64) []byte {
-	n := ms * 8
-	data := make([]byte, 2*n)
-	for i := 0; i < n; i++ {
-		v := int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/8000))
-		binary.LittleEndian.PutUint16(data[2*i:], uint16(v))
+	s := make([]int16, ms*8)
+	for i := range s {
+		s[i] = int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/8000))
 	}
-	return encodeWAV(8000, 1, data)
+	b, _ := audio.EncodeWAV(audio.PCM{Samples: s, Rate: 8000, Channels: 1})
+	return b
 }
 
 // checkGoroutines waits for the goroutine count to come back to what it was.
@@ -1079,5 +1153,116 @@ func checkGoroutines(t *testing.T, before int) {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestAsteriskLoad is a load harness, not a check: PBXBRIDGE_TEST_LOAD=N makes N
+// simultaneous calls, each a stereo snoop recording with a beep ended by '#', and prints
+// what happened. It fails only if an event was possibly dropped.
+func TestAsteriskLoad(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("PBXBRIDGE_TEST_LOAD"))
+	if n <= 0 {
+		t.Skip("set PBXBRIDGE_TEST_LOAD=<calls> to run")
+	}
+	cfg := testConfig()
+	requireAsterisk(t, cfg)
+	h := startHarness(t, cfg)
+	defer h.shutdown()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	reasons := map[string]int{}
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		ch := h.recordAsync(t, "s", adapter.RecordSpec{Name: "pbxbt-load-" + newID()[:8], Tracks: translate.TracksBoth,
+			Channels: 2, MaxDuration: 20 * time.Second, FinishKeys: keys("#"), Beep: true}, nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := <-ch
+			mu.Lock()
+			defer mu.Unlock()
+			if r.err != nil {
+				reasons["error: "+r.err.Error()]++
+			} else {
+				reasons[string(r.res.Reason)]++
+			}
+		}()
+	}
+	wg.Wait()
+	st := h.p.Stats()
+	t.Logf("%d calls in %s: %v; stats %+v", n, time.Since(t0).Round(time.Millisecond), reasons, st)
+	if st.BusFull > 0 {
+		t.Errorf("the bus buffer was seen full %d times", st.BusFull)
+	}
+}
+
+// TestAsteriskSIP takes one inbound SIP call from SIPp (RFC 4733 '#' after 7.5 s, then
+// SIPp's BYE). The dialplan routes SIP into the application "pbxbridge" only, so this test
+// registers that name and would take calls from a pbxbridge running against the same
+// Asterisk: it runs only with PBXBRIDGE_TEST_SIP=1.
+func TestAsteriskSIP(t *testing.T) {
+	if os.Getenv("PBXBRIDGE_TEST_SIP") != "1" {
+		t.Skip("set PBXBRIDGE_TEST_SIP=1 to run (uses the application name pbxbridge)")
+	}
+	cfg := testConfig()
+	cfg.Application = "pbxbridge"
+	requireAsterisk(t, cfg)
+	h := startHarness(t, cfg)
+	defer h.shutdown()
+	type outcome struct {
+		info              adapter.CallInfo
+		pre, beep, answer error
+		beepTook          time.Duration
+		res               adapter.RecordResult
+		err, cause        error
+	}
+	got := make(chan outcome, 1)
+	h.p.hook = func(e evt) {
+		if e.Type != evStasisStart || !strings.HasPrefix(e.ChannelName, "PJSIP/") {
+			return
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.handlers[e.Channel] = func(ctx context.Context, c adapter.Call) {
+			var o outcome
+			o.info = c.Info()
+			o.pre = c.PreAnswer(ctx)
+			t0 := time.Now()
+			_, o.beep = c.Play(ctx, adapter.PlaySpec{URL: "sound:beep", Loops: 1}) // early media
+			o.beepTook = time.Since(t0)
+			o.answer = c.Answer(ctx)
+			o.res, o.err = c.Record(ctx, adapter.RecordSpec{Name: "pbxbt-sip-" + newID()[:6], Tracks: translate.TracksIn,
+				MaxDuration: 30 * time.Second, FinishKeys: keys("#")})
+			<-ctx.Done() // SIPp hangs up: an Asterisk BYE would fail its scenario
+			o.cause = context.Cause(ctx)
+			got <- o
+		}
+	}
+	cmd := exec.Command("../integration/asterisk/run.sh", "sipp", "-sf", "../integration/asterisk/sipp/uac_pcap_dtmf.xml",
+		"-s", "5551234", "-i", "127.0.0.1", "-p", "5070", "-mi", "127.0.0.1", "-mp", "6000", "-m", "1",
+		"-timeout", "60", "-timeout_error", "127.0.0.1:5060")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sipp: %v\n%s", err, b)
+	}
+	var o outcome
+	select {
+	case o = <-got:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no outcome")
+	}
+	t.Logf("info %+v", o.info)
+	if o.info.Answered || o.info.To != "5551234" || o.info.From != "sipp" {
+		t.Errorf("info: %+v", o.info)
+	}
+	if o.pre != nil || o.beep != nil || o.answer != nil {
+		t.Errorf("progress %v, early-media beep %v, answer %v", o.pre, o.beep, o.answer)
+	}
+	if o.err != nil || o.res.Reason != adapter.EndKey || o.res.Key != '#' {
+		t.Errorf("record: %v %s %q", o.err, o.res.Reason, o.res.Key)
+	}
+	// SIPp's pcap holds 7.05 s of speech; RTP flows throughout, so the file matches it.
+	within(t, "audio ms", readWAV(t, o.res.WAV).ms, 6900, 7600)
+	if !errors.Is(o.cause, adapter.ErrHangup) {
+		t.Errorf("cause %v", o.cause)
 	}
 }

@@ -26,6 +26,11 @@ import (
 // for a new call.
 const snoopMarker = "pbxbridge-snoop"
 
+// maxInflight is how many REST requests may be outstanding at once, well under Asterisk's
+// default HTTP sessionlimit of 100: past it, Asterisk closes new connections (observed with
+// 80 simultaneous stereo recordings: EOF on every kind of request).
+const maxInflight = 32
+
 // PBX is one Asterisk reached over ARI. It implements adapter.PBX.
 //
 // Goroutines: Serve runs the health loop; one goroutine drains the library's bus into inbox;
@@ -39,6 +44,9 @@ type PBX struct {
 	cmdTimeout  time.Duration
 	connTimeout time.Duration
 	http        *http.Client
+	// inflight bounds concurrent REST requests: Asterisk's HTTP server serves at most
+	// sessionlimit (default 100) connections and drops the rest, the websocket included.
+	inflight chan struct{}
 
 	// Timings, fixed by New; tests shorten them.
 	healthEvery  time.Duration // between health pings
@@ -115,26 +123,26 @@ func New(cfg config.Asterisk, log *slog.Logger) *PBX {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &PBX{
-		cfg:          cfg,
-		log:          log.With("pbx", cfg.Name),
-		restURL:      strings.TrimRight(cfg.URL, "/"),
-		cmdTimeout:   cfg.CommandTimeout.D(),
-		connTimeout:  cfg.ConnectTimeout.D(),
-		http:         &http.Client{},
-		healthEvery:  time.Second,
-		hangupGrace:  3 * time.Second,
-		inbox:        newQueue[evt](),
-		calls:        map[string]*call{},
-		chans:        map[string]*route{},
-		recs:         map[string]*route{},
-		pbs:          map[string]*route{},
-		pings:        map[string]chan struct{}{},
-		notReady:     "not started",
-		callBase:     context.Background(),
-		stopCalls:    func(error) {},
-		runCtx:       context.Background(),
-		stopRun:      func() {},
-		replaceAfter: 0,
+		cfg:         cfg,
+		log:         log, // the caller names the PBX (cmd adds pbx=<name>)
+		restURL:     strings.TrimRight(cfg.URL, "/"),
+		cmdTimeout:  cfg.CommandTimeout.D(),
+		connTimeout: cfg.ConnectTimeout.D(),
+		http:        &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: maxInflight, IdleConnTimeout: 20 * time.Second}},
+		inflight:    make(chan struct{}, maxInflight),
+		healthEvery: time.Second,
+		hangupGrace: 3 * time.Second,
+		inbox:       newQueue[evt](),
+		calls:       map[string]*call{},
+		chans:       map[string]*route{},
+		recs:        map[string]*route{},
+		pbs:         map[string]*route{},
+		pings:       map[string]chan struct{}{},
+		notReady:    "not started",
+		callBase:    context.Background(),
+		stopCalls:   func(error) {},
+		runCtx:      context.Background(),
+		stopRun:     func() {},
 	}
 	if p.cmdTimeout <= 0 {
 		p.cmdTimeout = 5 * time.Second
@@ -159,7 +167,7 @@ func (p *PBX) Ready() error {
 	p.mu.Lock()
 	why := p.notReady
 	p.mu.Unlock()
-	return fmt.Errorf("asterisk %s: %s: %w", p.cfg.Name, why, adapter.ErrPBXDown)
+	return fmt.Errorf("%s: %w", why, adapter.ErrPBXDown)
 }
 
 func (p *PBX) setReady(err error) {
@@ -257,9 +265,9 @@ func (p *PBX) connect(ctx context.Context) error {
 		stop()
 		return &Error{Op: "connect", Kind: adapter.ErrPBXDown, Msg: err.Error()}
 	}
-	// Subscribe to everything with a nil key and drain at once: events must never wait in
-	// the library's bounded buffer.
-	sub := cl.Bus().Subscribe(nil, ari.Events.All)
+	// Subscribe with a nil key to every type we act on, and drain at once: events must
+	// never wait in the library's bounded buffer.
+	sub := cl.Bus().Subscribe(nil, subscribedTypes()...)
 	p.mu.Lock()
 	p.cl, p.clStop, p.sub = cl, stop, sub
 	p.mu.Unlock()

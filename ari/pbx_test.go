@@ -3,13 +3,13 @@ package ari
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +19,7 @@ import (
 	"github.com/CyCoreSystems/ari/v6/client/native"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/audio"
 	"github.com/pbxbridge/pbxbridge/config"
 )
 
@@ -100,7 +101,7 @@ func TestCommandErrors(t *testing.T) {
 		case strings.HasPrefix(r.URL.Path, "/ari/channels/stuck"):
 			<-release
 		case r.Method == http.MethodGet && r.URL.EscapedPath() == "/ari/recordings/stored/a%20b/file":
-			_, _ = w.Write(encodeWAV(8000, 1, []byte{1, 0, 2, 0}))
+			_, _ = w.Write(testWAV(t, 1, 2))
 		default:
 			w.WriteHeader(http.StatusNoContent)
 		}
@@ -265,48 +266,45 @@ func TestQueue(t *testing.T) {
 	}
 }
 
-func TestWAV(t *testing.T) {
-	// Asterisk's empty recording: the header alone.
-	empty := encodeWAV(8000, 1, nil)
+// testWAV encodes mono 8 kHz samples.
+func testWAV(t *testing.T, samples ...int16) []byte {
+	t.Helper()
+	b, err := audio.EncodeWAV(audio.PCM{Samples: samples, Rate: 8000, Channels: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestStereoAlignment: the track that started later is padded at its front, then package
+// audio merges (left = in, right = out) and pads the shorter one at its end.
+func TestStereoAlignment(t *testing.T) {
+	mono := func(vs ...int16) audio.PCM { return audio.PCM{Samples: vs, Rate: 8000, Channels: 1} }
+	// The right track started 1 ms (8 samples) later.
+	l, r := alignStart(mono(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), mono(-1, -2), time.Millisecond)
+	st, err := audio.Stereo(l, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int16{1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8, 0, 9, -1, 10, -2}
+	if !slices.Equal(st.Samples, want) {
+		t.Errorf("merge:\n got %v\nwant %v", st.Samples, want)
+	}
+	// The left one later.
+	l, r = alignStart(mono(7), mono(8), -time.Millisecond)
+	st, _ = audio.Stereo(l, r)
+	if want := []int16{0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0}; !slices.Equal(st.Samples, want) {
+		t.Errorf("merge, left later:\n got %v\nwant %v", st.Samples, want)
+	}
+	// Asterisk's empty recording is a bare header: empty audio, not an error.
+	empty := testWAV(t)
 	if len(empty) != 44 {
 		t.Fatalf("header is %d bytes", len(empty))
 	}
-	p, err := parseWAV(empty)
-	if err != nil || len(p.data) != 0 || p.rate != 8000 || p.channels != 1 {
-		t.Errorf("empty: %+v %v", p, err)
+	if p, err := audio.ParseWAV(empty); err != nil || !p.Empty() {
+		t.Errorf("empty recording: %+v %v", p, err)
 	}
-	// A header never finalised (data size 0) with samples after it.
-	raw := append(encodeWAV(8000, 1, nil), 1, 0, 2, 0, 3, 0)
-	if p, err := parseWAV(raw); err != nil || len(p.data) != 6 {
-		t.Errorf("unfinalised: %d bytes, %v", len(p.data), err)
-	}
-	if _, err := parseWAV([]byte("RIFF....WAVEjunk")); err == nil {
-		t.Error("no fmt chunk accepted")
-	}
-	// Stereo: the right track started 1 ms (8 samples) later.
-	s16 := func(vs ...int16) []byte {
-		b := make([]byte, 2*len(vs))
-		for i, v := range vs {
-			binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
-		}
-		return b
-	}
-	left := s16(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-	right := s16(-1, -2)
-	out := mergeStereo(left, right, 8000, 1)
-	want := s16(1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8, 0, 9, -1, 10, -2)
-	if !bytes.Equal(out, want) {
-		t.Errorf("merge:\n got %v\nwant %v", out, want)
-	}
-	out = mergeStereo(s16(7), s16(8), 8000, -1)
-	if want := s16(0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0); !bytes.Equal(out, want) {
-		t.Errorf("merge, left later:\n got %v\nwant %v", out, want)
-	}
-	p, err = parseWAV(encodeWAV(8000, 2, out))
-	if err != nil || p.channels != 2 || len(p.data) != len(out) {
-		t.Errorf("stereo round trip: %+v %v", p, err)
-	}
-	if d := wavDuration(encodeWAV(8000, 1, make([]byte, 16000))); d != time.Second {
+	if d := wavDuration(testWAV(t, make([]int16, 8000)...)); d != time.Second {
 		t.Errorf("duration %s", d)
 	}
 }

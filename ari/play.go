@@ -137,6 +137,8 @@ func (c *call) Play(ctx context.Context, ps adapter.PlaySpec) (adapter.PlayResul
 				return adapter.PlayResult{}, c.hangupErr()
 			}
 			return adapter.PlayResult{}, context.Cause(ctx)
+		case <-c.stopped():
+			return adapter.PlayResult{}, c.stoppedErr()
 		}
 		for {
 			e, ok := w.q.pop()

@@ -10,6 +10,7 @@ import (
 	"github.com/CyCoreSystems/ari/v6"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/audio"
 	"github.com/pbxbridge/pbxbridge/translate"
 )
 
@@ -18,10 +19,11 @@ import (
 //   - direct: Tracks=in, mono, no background audio, channel not bridged. POST …/record on the
 //     caller's channel, beep=true for the beep, terminateOn=# or * when that is the whole set
 //     of finish keys.
-//   - snoop: everything else. One snoop channel (spy=in, out or both; two, in and out, for
-//     stereo) enters our app; on its StasisStart we beep on the caller's channel (a beep on a
-//     snoop reaches nobody), then record the snoop. Background audio is played to the caller
-//     and captured through spy=in, so it is never recorded.
+//   - snoop: everything else. We beep on the caller's channel (a beep on a snoop reaches
+//     nobody) before creating the snoop, whose audiohook would otherwise keep the beep's tail;
+//     then one snoop channel (spy=in, out or both; two, in and out, for stereo) enters our
+//     app, and on its StasisStart we record it. Background audio is played to the caller and
+//     captured through spy=in, so it is never recorded.
 //
 // Finish keys other than a lone # or * are watched on the caller's channel (snoops carry no
 // DTMF) and end the recording with POST …/stop. Every name and id is registered with the
@@ -214,6 +216,15 @@ func (r *recorder) start(ctx context.Context) error {
 		}
 	}
 	if !r.direct() {
+		if r.spec.Beep {
+			// Before the snoops exist. A snoop's audiohook keeps what is written to the channel
+			// until the snoop's recording reads it, so a beep played once the snoop is up leaks
+			// its last frames into the head of the file (observed: ~25 ms of beep with
+			// spy=both), and the beep must never be recorded (record.md §1.2, playBeep).
+			if err := r.beep(ctx); err != nil {
+				return err
+			}
+		}
 		for _, l := range r.legs {
 			if err := r.snoop(ctx, l); err != nil {
 				return err
@@ -225,11 +236,6 @@ func (r *recorder) start(ctx context.Context) error {
 		if !r.snoopsUp() {
 			// Lost, or slow: record anyway; a snoop not yet in Stasis answers 409.
 			c.log.Warn("snoop StasisStart not seen in time; recording anyway", "recording", r.spec.Name)
-		}
-		if r.spec.Beep {
-			if err := r.beep(ctx); err != nil {
-				return err
-			}
 		}
 	}
 	for _, l := range r.legs {
@@ -376,6 +382,8 @@ func (r *recorder) until(ctx context.Context, deadline <-chan time.Time, cond fu
 				return r.c.hangupErr()
 			}
 			return context.Cause(ctx)
+		case <-r.c.stopped():
+			return r.c.stoppedErr()
 		}
 		for {
 			e, ok := r.w.q.pop()
@@ -613,7 +621,7 @@ func (r *recorder) result(ctx context.Context) (adapter.RecordResult, error) {
 	if res.Reason != adapter.EndKey {
 		res.Key = 0
 	}
-	tracks := make([]pcm, len(r.legs))
+	tracks := make([]audio.PCM, len(r.legs))
 	for i, l := range r.legs {
 		b, err := r.c.p.fetchRecording(ctx, l.name)
 		if err != nil {
@@ -623,7 +631,7 @@ func (r *recorder) result(ctx context.Context) (adapter.RecordResult, error) {
 			}
 			return res, err
 		}
-		p, err := parseWAV(b)
+		p, err := audio.ParseWAV(b)
 		if err != nil {
 			return res, fmt.Errorf("ari: recording %s: %v: %w", l.name, err, adapter.ErrRecordingFailed)
 		}
@@ -639,15 +647,24 @@ func (r *recorder) result(ctx context.Context) (adapter.RecordResult, error) {
 	if r.first != nil && res.Ended.IsZero() {
 		res.Ended = r.first.finished
 	}
+	var out audio.PCM
 	switch len(tracks) {
 	case 1:
-		if len(tracks[0].data) > 0 {
-			res.WAV = encodeWAV(tracks[0].rate, tracks[0].channels, tracks[0].data)
-		}
+		out = tracks[0]
 	case 2:
-		if len(tracks[0].data) > 0 || len(tracks[1].data) > 0 {
-			lead := r.legs[1].started.Sub(r.legs[0].started).Milliseconds()
-			res.WAV = encodeWAV(tracks[0].rate, 2, mergeStereo(tracks[0].data, tracks[1].data, tracks[0].rate, lead))
+		if tracks[0].Empty() && tracks[1].Empty() {
+			break
+		}
+		left, right := alignStart(audio.Mono(tracks[0]), audio.Mono(tracks[1]), r.legs[1].started.Sub(r.legs[0].started))
+		var err error
+		if out, err = audio.Stereo(left, right); err != nil {
+			return res, fmt.Errorf("ari: recording %s: stereo merge: %v: %w", r.spec.Name, err, adapter.ErrRecordingFailed)
+		}
+	}
+	if !out.Empty() {
+		var err error
+		if res.WAV, err = audio.EncodeWAV(out); err != nil {
+			return res, fmt.Errorf("ari: recording %s: %v: %w", r.spec.Name, err, adapter.ErrRecordingFailed)
 		}
 	}
 	r.c.log.Info("recording finished", "recording", r.spec.Name, "reason", res.Reason, "key", keyStr(res.Key),
@@ -660,19 +677,6 @@ func keyStr(k byte) string {
 		return ""
 	}
 	return string(k)
-}
-
-// wavDuration is the audio length of a WAV we built (canonical header).
-func wavDuration(b []byte) time.Duration {
-	if len(b) <= 44 {
-		return 0
-	}
-	p, err := parseWAV(b)
-	if err != nil || p.rate == 0 {
-		return 0
-	}
-	samples := len(p.data) / (2 * p.channels)
-	return time.Duration(samples) * time.Second / time.Duration(p.rate)
 }
 
 // close releases everything the recording created: the background playback, any leg still

@@ -47,11 +47,10 @@ func (s *session) run() {
 	// Not the call's context, which ends at hangup while the snoop's recording still has
 	// its RecordingFinished to come: the PBX's call base, which ends only when Serve stops
 	// (the recording is then stopped and kept).
-	cause := r.wait(r.c.p.callBase, r.c.p.runCtx)
+	// At shutdown the recording is stopped (reason session-end) and what it captured is
+	// still fetched: not an error.
+	_ = r.wait(r.c.p.callBase, r.c.p.runCtx)
 	res, err := r.result(context.Background())
-	if err == nil && r.f.stopReason == adapter.EndSessionEnd && cause != nil {
-		err = nil // stopped for shutdown: the audio is whole up to now
-	}
 	s.mu.Lock()
 	s.res, s.err = res, err
 	s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,8 +36,14 @@ func (p *PBX) cmd(ctx context.Context, op string, notFound, refused error, f fun
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cmdTimeout)
 	defer cancel()
+	if err := p.acquire(ctx, op); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
-	go func() { done <- f(cl) }()
+	go func() {
+		defer p.release() // when the request ends, even if we stopped waiting for it
+		done <- f(cl)
+	}()
 	select {
 	case err := <-done:
 		return toError(op, err, notFound, refused)
@@ -48,6 +55,21 @@ func (p *PBX) cmd(ctx context.Context, op string, notFound, refused error, f fun
 	}
 }
 
+// acquire takes one of the maxInflight request slots, waiting within ctx's deadline.
+func (p *PBX) acquire(ctx context.Context, op string) error {
+	select {
+	case p.inflight <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		if cause := context.Cause(ctx); cause != context.DeadlineExceeded {
+			return cause
+		}
+		return &Error{Op: op, Kind: adapter.ErrPBXDown, Msg: fmt.Sprintf("%d requests outstanding for %s", maxInflight, p.cmdTimeout)}
+	}
+}
+
+func (p *PBX) release() { <-p.inflight }
+
 // raw sends one request with our own client. path is already escaped; query may be nil.
 func (p *PBX) raw(ctx context.Context, method, path string, query url.Values, timeout time.Duration) (int, []byte, error) {
 	if timeout <= 0 {
@@ -55,6 +77,10 @@ func (p *PBX) raw(ctx context.Context, method, path string, query url.Values, ti
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if err := p.acquire(ctx, method+" "+path); err != nil {
+		return 0, nil, err
+	}
+	defer p.release()
 	u := p.restURL + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -125,16 +151,26 @@ func ariMessage(body []byte) string {
 	return ""
 }
 
-// redactErr prints a transport error without the URL's credentials (we never put them in
-// URLs, but an error may echo the URL).
+// redactErr prints a transport error for a log line or an *Error: the innermost cause,
+// after the operation and URL (we never put credentials in URLs, but an error may echo one).
 func redactErr(err error) string {
 	var ue *url.Error
-	if e, ok := err.(*url.Error); ok {
-		ue = e
-		u, perr := url.Parse(ue.URL)
-		if perr == nil {
-			return ue.Op + " " + u.Redacted() + ": " + ue.Err.Error()
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			return ue.Op + " " + u.Redacted() + ": " + rootCause(ue.Err)
 		}
 	}
-	return strings.TrimSpace(err.Error())
+	return rootCause(err)
+}
+
+// rootCause is the message of the innermost error: the library wraps with eris, whose
+// messages span lines.
+func rootCause(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return strings.TrimSpace(err.Error())
+		}
+		err = u
+	}
 }
