@@ -110,9 +110,24 @@ func (s *session) sendStatus(ctx context.Context) {
 
 // callParams is the call as callbacks report it now.
 func (s *session) callParams() translate.CallParams {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
 	p := s.params
 	p.DocumentURL = s.docURL
 	return p
+}
+
+// documentURL is a document's URL as requests report it (CarrierX RequestUrl) and the store
+// keeps it: without userinfo, whose credentials must not leak, nor fragment (retry
+// configuration, never sent); its query is part of the document's address and stays.
+func documentURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	c.User = nil
+	c.Fragment, c.RawFragment = "", ""
+	return c.String()
 }
 
 // redacted is a URL fit for logs: no password, no query (it may hold tokens).

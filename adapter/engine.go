@@ -94,20 +94,25 @@ func NewUUID() string {
 
 // session is the state of one call, owned by its goroutine.
 type session struct {
-	e      *Engine
-	call   Call
-	app    *config.App
-	id     string // CallSid / CallUUID
-	log    *slog.Logger
+	e    *Engine
+	call Call
+	app  *config.App
+	id   string // CallSid / CallUUID
+	log  *slog.Logger
+	// pmu guards params, docURL and ended against background recordings, whose goroutines
+	// render callbacks from them (callParams, markEnded). The call's goroutine is the only
+	// other writer; it takes pmu to write and reads without it.
+	pmu    sync.Mutex
 	params translate.CallParams
 	docURL string       // URL of the document being run, for RequestUrl
 	seqN   atomic.Int64 // outbox order within the call (background recordings add too)
 	answer bool         // the call has been answered
 	bgWG   sync.WaitGroup
-	// pendingSIDs maps a background recording's name to the SID announced at its start.
-	pendingSIDs map[string]string
-	ended       time.Time
-	started     time.Time
+	// announced maps a background recording's name to the SID and URL its start announced
+	// (Plivo's action at start): the file and its callbacks must use those very values.
+	announced map[string]announcement
+	ended     time.Time
+	started   time.Time
 }
 
 // Handle runs one call to its end. It is the handler given to PBX.Serve.
@@ -124,7 +129,7 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 		_ = c.Hangup(context.WithoutCancel(ctx), "CALL_REJECTED")
 		return
 	}
-	s := &session{e: e, call: c, app: app, answer: info.Answered, started: e.Now(), pendingSIDs: map[string]string{}}
+	s := &session{e: e, call: c, app: app, answer: info.Answered, started: e.Now(), announced: map[string]announcement{}}
 	s.id = e.NewID()
 	if app.Dialect == translate.FlexML {
 		s.id = strings.ReplaceAll(s.id, "-", "") // CarrierX CallSids are 32 hex characters
@@ -150,20 +155,15 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 	s.run(ctx)
 
 	// The call is over (hung up by either side). Background recordings finish on their own
-	// once the channel is gone; their callbacks must still go out, so wait for them.
+	// once the channel is gone; their callbacks must still go out, so wait for them. They
+	// report the call as ended, as the status callback does.
+	s.markEnded()
 	s.bgWG.Wait()
-	s.ended = e.Now()
-	s.params.Status = translate.CallCompleted
-	if s.params.HangupCause == "" {
-		s.params.HangupCause = "NORMAL_CLEARING"
-	}
-	s.params.Duration = s.ended.Sub(s.started)
-	s.params.BillDuration = s.params.Duration
 	s.sendStatus(context.WithoutCancel(ctx))
 	if err := e.Store.DeleteCall(context.WithoutCancel(ctx), s.id); err != nil && !errors.Is(err, ErrNotFound) {
 		s.log.Warn("removing call state", "err", err)
 	}
-	s.log.Info("call ended", "duration", s.params.Duration.Round(time.Millisecond))
+	s.log.Info("call ended", "duration", s.callParams().Duration.Round(time.Millisecond))
 }
 
 func orDefault(s, def string) string {
@@ -198,7 +198,9 @@ func (s *session) run(ctx context.Context) {
 // is over.
 func (s *session) execute(ctx context.Context, prog *translate.Program) (*translate.Program, error) {
 	if prog.DocumentURL != nil {
-		s.docURL = redacted(prog.DocumentURL)
+		s.pmu.Lock()
+		s.docURL = documentURL(prog.DocumentURL)
+		s.pmu.Unlock()
 	}
 	for i, v := range prog.Verbs {
 		if err := context.Cause(ctx); err != nil {
@@ -248,6 +250,28 @@ func (s *session) ensureAnswered(ctx context.Context) error {
 		return fmt.Errorf("answer: %w", err)
 	}
 	s.answer = true
+	s.pmu.Lock()
 	s.params.Status = translate.CallInProgress
+	s.pmu.Unlock()
 	return nil
+}
+
+// markEnded records that the call is over: from then on every request reports it completed,
+// with its hangup cause (NORMAL_CLEARING unless the document set one) and its length, as
+// Plivo's parameters "after hangup" and CarrierX's CallStatus say (callbacks.md §2.1, §3.1).
+// The first call wins; it is safe from any goroutine (a background recording may notice the
+// hangup before the call's goroutine does).
+func (s *session) markEnded() {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if !s.ended.IsZero() {
+		return
+	}
+	s.ended = s.e.Now()
+	s.params.Status = translate.CallCompleted
+	if s.params.HangupCause == "" {
+		s.params.HangupCause = "NORMAL_CLEARING"
+	}
+	s.params.Duration = s.ended.Sub(s.started)
+	s.params.BillDuration = s.params.Duration
 }

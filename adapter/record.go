@@ -150,7 +150,7 @@ func (s *session) recordFinished(ctx context.Context, log *slog.Logger, r *trans
 	}
 	hungUp := res.Reason == EndHangup || context.Cause(ctx) != nil
 	if hungUp {
-		s.params.Status = translate.CallCompleted
+		s.markEnded()
 	}
 	rp := st.params
 	if s.app.Dialect == translate.FlexML && st.empty {
@@ -177,7 +177,7 @@ func (s *session) recordFinished(ctx context.Context, log *slog.Logger, r *trans
 
 // notifyAction queues the action request as a notification (its answer is ignored).
 func (s *session) notifyAction(ctx context.Context, r *translate.Record, rp translate.RecordingParams) {
-	params, err := translate.ActionParams(s.app.Dialect, s.callParams(), rp)
+	params, err := translate.ActionParams(s.app.Dialect, s.paramsFor(r), rp)
 	if err != nil {
 		s.log.Error("rendering action", "err", err)
 		return
@@ -188,7 +188,7 @@ func (s *session) notifyAction(ctx context.Context, r *translate.Record, rp tran
 // fileCallbacks queues callbackUrl and (CarrierX) the status callback for a stored file.
 func (s *session) fileCallbacks(ctx context.Context, r *translate.Record, rp translate.RecordingParams) {
 	if r.FileCallback != nil {
-		params, err := translate.FileCallbackParams(s.app.Dialect, s.callParams(), rp)
+		params, err := translate.FileCallbackParams(s.app.Dialect, s.paramsFor(r), rp)
 		if err != nil {
 			s.log.Error("rendering callbackUrl", "err", err)
 		} else {
@@ -203,7 +203,18 @@ func (s *session) statusCallback(ctx context.Context, r *translate.Record, rp tr
 	if !r.StatusCallback.Wants(rp.Status) {
 		return
 	}
-	s.enqueue(ctx, "status", &r.StatusCallback.Target, translate.StatusCallbackParams(s.callParams(), rp))
+	s.enqueue(ctx, "status", &r.StatusCallback.Target, translate.StatusCallbackParams(s.paramsFor(r), rp))
+}
+
+// paramsFor is the call as the requests of a Record report it: RequestUrl is the document that
+// held the Record, which caused them, even when a background recording ends after the call
+// has moved on to other documents (callbacks.md §2.1).
+func (s *session) paramsFor(r *translate.Record) translate.CallParams {
+	p := s.callParams()
+	if r.DocumentURL != nil {
+		p.DocumentURL = documentURL(r.DocumentURL)
+	}
+	return p
 }
 
 // recordFailed handles the "failed" outcome: CarrierX runs errorAction (else the next verb);
@@ -231,9 +242,10 @@ func (s *session) actionAtStart(ctx context.Context, r *translate.Record, name s
 	if !r.ActionAtStart || r.Action.Target == nil {
 		return nil, nil
 	}
-	sid := s.e.NewID()
-	s.pendingSIDs[name] = sid
-	rp := translate.RecordingParams{ID: sid, URL: s.e.Links.FileURL(sid, r.Format.Extension()), Status: translate.StatusCompleted, Pending: true}
+	a := announcement{sid: s.e.NewID()}
+	a.url = s.e.Links.FileURL(a.sid, r.Format.Extension())
+	s.announced[name] = a
+	rp := translate.RecordingParams{ID: a.sid, URL: a.url, Status: translate.StatusCompleted, Pending: true}
 	if r.Action.Disposition == translate.DispositionExecute {
 		return s.fetch(ctx, "action", r.Action.Target, rp, true)
 	}
@@ -246,11 +258,18 @@ func (s *session) actionAtStart(ctx context.Context, r *translate.Record, name s
 func (s *session) background(ctx context.Context, log *slog.Logger, r *translate.Record, name string, rec Recording) {
 	s.bgWG.Add(1)
 	s.e.bg.Add(1)
-	sid := s.pendingSIDs[name]
+	a := s.announced[name]
 	go func() {
 		defer s.e.bg.Done()
 		defer s.bgWG.Done()
 		<-rec.Done()
+		if context.Cause(ctx) != nil {
+			// It ended with the call (the call's context is cancelled before the recording
+			// sees its end): its callbacks, failed ones included, report the call as ended
+			// (CallStatus completed; Plivo's HangupCause and Duration), whether or not the
+			// call's own goroutine has got there yet.
+			s.markEnded()
+		}
 		res, err := rec.Result()
 		bctx := context.WithoutCancel(ctx)
 		if err != nil {
@@ -260,7 +279,7 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 			}
 			return
 		}
-		st, err := s.storeRecordingAs(bctx, r, res, sid)
+		st, err := s.storeRecordingAs(bctx, r, res, a)
 		if err != nil {
 			log.Error("storing background recording", "name", name, "err", err)
 			if s.app.Dialect == translate.FlexML {
@@ -284,12 +303,16 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 
 // storeRecording post-processes a capture and stores it.
 func (s *session) storeRecording(ctx context.Context, r *translate.Record, res RecordResult) (stored, error) {
-	return s.storeRecordingAs(ctx, r, res, "")
+	return s.storeRecordingAs(ctx, r, res, announcement{})
 }
 
-// storeRecordingAs is storeRecording with a SID chosen in advance (Plivo background modes
-// announce it at start). sid "" picks a new one.
-func (s *session) storeRecordingAs(ctx context.Context, r *translate.Record, res RecordResult, sid string) (stored, error) {
+// announcement is what Plivo's background-mode action at start told the application: the
+// RecordingID and the RecordUrl that the stored file and its callbackUrl must carry.
+type announcement struct{ sid, url string }
+
+// storeRecordingAs is storeRecording with a SID and URL chosen in advance (Plivo background
+// modes announce them at start). A zero announcement picks a new SID.
+func (s *session) storeRecordingAs(ctx context.Context, r *translate.Record, res RecordResult, a announcement) (stored, error) {
 	pcm, err := decodeCapture(res.WAV)
 	if err != nil {
 		return stored{}, fmt.Errorf("%w: decoding the capture: %w", ErrStorage, err)
@@ -314,7 +337,7 @@ func (s *session) storeRecordingAs(ctx context.Context, r *translate.Record, res
 	if err := s.checkStorage(ctx, r); err != nil {
 		return stored{}, err
 	}
-	f, err := s.writeFile(ctx, r, pcm, sid)
+	f, err := s.writeFile(ctx, r, pcm, a.sid)
 	if err != nil {
 		return stored{}, err
 	}
@@ -323,6 +346,10 @@ func (s *session) storeRecordingAs(ctx context.Context, r *translate.Record, res
 		ext = f.Format
 	}
 	rp.ID, rp.URL = f.SID, s.e.Links.FileURL(f.SID, ext)
+	if a.url != "" && a.sid == f.SID {
+		// The link announced at start: the same RecordUrl string, not a re-signed one.
+		rp.URL = a.url
+	}
 	if dur == 0 {
 		// Plivo: an empty recording is a normal end with zero durations (record.md §4, Open).
 		rp.Status = translate.StatusCompleted

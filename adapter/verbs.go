@@ -122,7 +122,7 @@ func (s *session) hangup(ctx context.Context, log *slog.Logger, v *translate.Han
 	if v.Reason != "" && !s.answer {
 		return s.reject(ctx, string(v.Reason))
 	}
-	s.params.HangupCause = "NORMAL_CLEARING"
+	s.setHangupCause("NORMAL_CLEARING")
 	err := s.call.Hangup(ctx, "NORMAL_CLEARING")
 	if errors.Is(err, ErrHangup) {
 		return nil
@@ -134,13 +134,21 @@ func (s *session) reject(ctx context.Context, reason string) error {
 	if reason == "" {
 		reason = "rejected"
 	}
-	s.params.HangupCause = "CALL_REJECTED"
+	cause := "CALL_REJECTED"
 	if reason == "busy" {
-		s.params.HangupCause = "USER_BUSY"
+		cause = "USER_BUSY"
 	}
+	s.setHangupCause(cause)
 	err := s.call.Reject(ctx, reason)
 	if errors.Is(err, ErrHangup) {
 		return nil
 	}
 	return err
+}
+
+// setHangupCause is the cause the call's requests report once it has ended.
+func (s *session) setHangupCause(cause string) {
+	s.pmu.Lock()
+	s.params.HangupCause = cause
+	s.pmu.Unlock()
 }

@@ -138,17 +138,19 @@ containers:
 apps:
   - name: flexml
     dialect: flexml
+    signing_secret: `+itSecret+`
     url: %s/answer/flexml
     status_url: %s/status/flexml
     numbers: [%s]
   - name: plivo
     dialect: plivo
+    auth_token: `+itPlivoToken+`
     url: %s/answer/plivo
     status_url: %s/status/plivo
     numbers: [%s]
 %s`, port, filepath.Join(dir, "data"), ariPassword, ariURL,
 		app.URL, app.URL, strings.Join(numbers[0], ", "), app.URL, app.URL, strings.Join(numbers[1], ", "),
-		strings.ReplaceAll(faultApps, "{app}", app.URL))
+		strings.ReplaceAll(faultApps+recordApps, "{app}", app.URL))
 	cfgPath := filepath.Join(dir, "pbxbridge.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return 0, err
@@ -180,6 +182,7 @@ apps:
 		b, _ := os.ReadFile(env.logPath)
 		return 0, fmt.Errorf("pbxbridge not ready: %v\n%s", err, b)
 	}
+	raiseParallel()
 	code := m.Run()
 	if code != 0 || os.Getenv("PBXBRIDGE_IT_LOG") != "" {
 		b, _ := os.ReadFile(env.logPath)

@@ -24,9 +24,9 @@ type Request struct {
 	Path   string
 	// RequestURI is the path and query exactly as received (signatures cover it).
 	RequestURI string
-	Query  url.Values
-	Header http.Header
-	Body   []byte
+	Query      url.Values
+	Header     http.Header
+	Body       []byte
 	// Params holds the request's parameters whatever their encoding: the query, a form body,
 	// or the fields of a JSON object (numbers as their decimal text).
 	Params url.Values
