@@ -223,7 +223,7 @@ func TestAsteriskRestart(t *testing.T) {
 			t.Errorf("kept only %s s of the recording", cb.Get("RecordingDuration"))
 		}
 	}
-	if err := waitOK(ctx, env.base+"/readyz"); err != nil {
+	if err := apptest.WaitOK(ctx, env.base+"/readyz"); err != nil {
 		t.Fatalf("pbxbridge not ready after the restart: %v", err)
 	}
 	// A new call works.

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -115,7 +114,7 @@ func runMain(m *testing.M) (int, error) {
 		app.Status("/status/"+n, http.StatusOK)
 	}
 
-	port, err := freePort()
+	port, err := apptest.FreePort()
 	if err != nil {
 		return 0, err
 	}
@@ -178,7 +177,7 @@ apps:
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := waitOK(ctx, env.base+"/readyz"); err != nil {
+	if err := apptest.WaitOK(ctx, env.base+"/readyz"); err != nil {
 		b, _ := os.ReadFile(env.logPath)
 		return 0, fmt.Errorf("pbxbridge not ready: %v\n%s", err, b)
 	}
@@ -310,7 +309,7 @@ func (c *call) sip(ctx context.Context, scenario string, extra ...string) {
 	args = append(args, sipTarget)
 	out, err := exec.CommandContext(ctx, filepath.Join(asteriskDir, "run.sh"), args...).CombinedOutput()
 	if err != nil {
-		c.t.Fatalf("SIPp call failed: %v\n%s", err, tail(string(out), 25))
+		c.t.Fatalf("SIPp call failed: %v\n%s", err, apptest.Tail(string(out), 25))
 	}
 }
 
@@ -341,42 +340,8 @@ func ariUp() bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func waitOK(ctx context.Context, u string) error {
-	last := errors.New("no answer")
-	for {
-		resp, err := http.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return last
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
 
 // pcapAudio decodes the G.711 RTP payload of a pcap file (Ethernet/IPv4/UDP/RTP, payload
 // type 8 = A-law or 0 = µ-law) into 8 kHz PCM: the audio SIPp sends.

@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -74,7 +73,7 @@ func run(bin, astDir string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := apptest.FreePort()
 	if err != nil {
 		return err
 	}
@@ -124,7 +123,7 @@ apps:
 		b, _ := os.ReadFile(logPath)
 		fmt.Fprintf(os.Stderr, "\n--- pbxbridge log (%s)\n%s", logPath, b)
 	}
-	if err := waitReady(ctx, "http://"+listen+"/readyz"); err != nil {
+	if err := apptest.WaitOK(ctx, "http://"+listen+"/readyz"); err != nil {
 		showLog()
 		return fmt.Errorf("pbxbridge did not become ready: %w", err)
 	}
@@ -138,7 +137,7 @@ apps:
 	out, err := sipp.CombinedOutput()
 	if err != nil {
 		showLog()
-		return fmt.Errorf("SIPp call failed: %w\n%s", err, tail(string(out), 30))
+		return fmt.Errorf("SIPp call failed: %w\n%s", err, apptest.Tail(string(out), 30))
 	}
 
 	action, err := app.WaitPath(ctx, "/after-record")
@@ -186,43 +185,9 @@ apps:
 	return nil
 }
 
-func waitReady(ctx context.Context, url string) error {
-	var last error
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return last
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
 
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
