@@ -340,9 +340,6 @@ func ariUp() bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-
-
-
 // pcapAudio decodes the G.711 RTP payload of a pcap file (Ethernet/IPv4/UDP/RTP, payload
 // type 8 = A-law or 0 = µ-law) into 8 kHz PCM: the audio SIPp sends.
 func pcapAudio(path string) (audio.PCM, error) {

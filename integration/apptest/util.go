@@ -2,7 +2,6 @@ package apptest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,7 +11,7 @@ import (
 
 // WaitOK polls url until it answers 200, or ctx is done (then it returns the last failure).
 func WaitOK(ctx context.Context, url string) error {
-	last := errors.New("no answer")
+	var last error
 	for {
 		resp, err := http.Get(url)
 		if err == nil {

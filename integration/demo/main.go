@@ -185,9 +185,6 @@ apps:
 	return nil
 }
 
-
-
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
 }
-
