@@ -179,6 +179,11 @@ apps:
 	}
 	fmt.Printf("recording: %d bytes, %s of audio, %s (%s), Digits=%q\n", len(data), pcm.Duration().Round(10*time.Millisecond),
 		resp.Header.Get("Content-Type"), action.Get("RecordingDuration")+" s reported", action.Get("Digits"))
+	stored := filepath.Join(dir, "data", "containers", "default", recorded.Get("RecordingSid")+".wav")
+	if _, err := os.Stat(stored); err != nil {
+		return fmt.Errorf("the recording is not on disk where pbxbridge keeps it: %w", err)
+	}
+	fmt.Printf("stored at: %s (the link above works while pbxbridge runs; the file stays)\n", stored)
 	if pcm.Duration() < time.Second {
 		return fmt.Errorf("the recording holds only %s of audio", pcm.Duration())
 	}
