@@ -62,7 +62,8 @@ func (e *syntaxError) Error() string { return e.msg }
 func newScanner(src []byte, maxDepth int) *scanner {
 	s := &scanner{src: src, maxDepth: maxDepth, lines: make([]int, 1, 32)}
 	s.str = string(src)
-	s.nodes = make([]node, 0, bytes.Count(src, []byte("<")))
+	// One node per start tag: '<' minus end tags is an upper bound (comments and PIs count too).
+	s.nodes = make([]node, 0, bytes.Count(src, []byte("<"))-bytes.Count(src, []byte("</")))
 	s.attrs = make([]attr, 0, bytes.Count(src, []byte("=")))
 	for i := 0; ; {
 		j := bytes.IndexByte(src[i:], '\n')
