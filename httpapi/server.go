@@ -76,6 +76,7 @@ func New(d Deps) *Server {
 	e.GET("/readyz", s.readyz)
 	e.GET("/f/:name", s.file)
 	e.HEAD("/f/:name", s.file)
+	e.GET("/core/v2/storage/files/:sid", s.getFile)
 	e.GET("/media/:name", s.media)
 	e.HEAD("/media/:name", s.media)
 	return s
@@ -102,11 +103,8 @@ func (s *Server) sign(sid string, exp int64) string {
 
 // authorize accepts a valid, unexpired link signature or the API token.
 func (s *Server) authorize(c echo.Context, sid string) error {
-	if tok := s.d.APIToken; tok != "" {
-		if h := c.Request().Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") &&
-			subtle.ConstantTimeCompare([]byte(strings.TrimPrefix(h, "Bearer ")), []byte(tok)) == 1 {
-			return nil
-		}
+	if s.tokenOK(c) {
+		return nil
 	}
 	q := c.QueryParams()
 	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
@@ -120,6 +118,14 @@ func (s *Server) authorize(c echo.Context, sid string) error {
 		return ErrLinkExpired
 	}
 	return nil
+}
+
+// tokenOK reports whether the request carries the API token (Authorization: Bearer).
+func (s *Server) tokenOK(c echo.Context) bool {
+	tok := s.d.APIToken
+	h := c.Request().Header.Get("Authorization")
+	return tok != "" && strings.HasPrefix(h, "Bearer ") &&
+		subtle.ConstantTimeCompare([]byte(strings.TrimPrefix(h, "Bearer ")), []byte(tok)) == 1
 }
 
 // file serves a stored recording, with range requests, as /f/<sid> or /f/<sid>.<ext>.

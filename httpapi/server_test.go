@@ -165,3 +165,25 @@ func TestMediaStoreEvicts(t *testing.T) {
 		t.Error("newest entry evicted")
 	}
 }
+
+func TestFileMetadata(t *testing.T) {
+	f := newFixture(t)
+	u := "http://bridge.test/core/v2/storage/files/s1"
+	resp, body := f.get(t, u, http.Header{"Authorization": {"Bearer tok"}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("metadata: %d %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{`"file_sid":"s1"`, `"container_sid":"default"`, `"content_format":"wav"`, `"mime_type":"audio/wav"`,
+		`"file_bytes":8`, `"integer_key_1":null`, `"lifecycle_action":"no_action"`, `"lifecycle_ttl":-1`, `"type":"file"`,
+		`"publish_uri":"http://bridge.test/f/s1?exp=`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metadata lacks %s: %s", want, body)
+		}
+	}
+	if resp, _ := f.get(t, u, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without the token: %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := f.get(t, "http://bridge.test/core/v2/storage/files/nope", http.Header{"Authorization": {"Bearer tok"}}); resp.StatusCode != 404 {
+		t.Errorf("missing file: %d, want 404", resp.StatusCode)
+	}
+}

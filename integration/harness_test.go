@@ -127,6 +127,7 @@ func runMain(m *testing.M) (int, error) {
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 data_dir: %s
 log_level: debug
+api_token: `+itAPIToken+`
 asterisk:
   - password: %q
     url: %q

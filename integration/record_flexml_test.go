@@ -842,9 +842,24 @@ func TestFlexMLRecordStorageAttributes(t *testing.T) {
 			carrierxStored(t, "action", act, "#")
 			storedWAV(t, act)
 			c.wait(ctx, "cb")
+			meta := fileMeta(t, act.Get("RecordingSid"))
 			if tc.name == "container and keys" {
+				want := map[string]any{"container_sid": "default", "integer_key_1": float64(42), "integer_key_2": float64(-7),
+					"string_key_1": "alpha", "string_key_2": "beta two", "content_format": "wav", "lifecycle_ttl": float64(-1)}
+				for k, v := range want {
+					if meta[k] != v {
+						t.Errorf("File %s = %v, want %v", k, meta[k], v)
+					}
+				}
 				c.waitStatus(ctx)
 				return
+			}
+			wantAction := "delete"
+			if !tc.gone {
+				wantAction = "no_action"
+			}
+			if meta["lifecycle_ttl"] != float64(2) || meta["lifecycle_action"] != wantAction {
+				t.Errorf("File lifecycle = %v / %v, want 2 / %s", meta["lifecycle_ttl"], meta["lifecycle_action"], wantAction)
 			}
 			time.Sleep(time.Until(act.At.Add(4 * time.Second)))
 			resp, err := http.Get(act.Get("RecordingUrl"))

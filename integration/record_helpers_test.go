@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -742,4 +743,25 @@ func keep(t *testing.T, name string, data []byte) {
 		path = filepath.Join(dir, fmt.Sprintf("%s.%d", base, i))
 	}
 	_ = os.WriteFile(path, data, 0o644)
+}
+
+// itAPIToken is the harness's API token (files API, Bearer).
+const itAPIToken = "it-api-token"
+
+// fileMeta reads a stored file's metadata through pbxbridge's files API
+// (GET /core/v2/storage/files/{sid}, CarrierX's shape).
+func fileMeta(t *testing.T, sid string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, env.base+"/core/v2/storage/files/"+sid, nil)
+	req.Header.Set("Authorization", "Bearer "+itAPIToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("files API for %s: HTTP %d, %v", sid, resp.StatusCode, err)
+	}
+	return m
 }
