@@ -56,7 +56,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test ./translate ./audio ./store/local ./webhook -run '^$$' -bench . -benchmem
+	$(GO) test ./translate ./audio ./store/local ./store/redis ./webhook -run '^$$' -bench . -benchmem
 
 clean:
 	rm -rf bin

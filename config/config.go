@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -49,13 +51,17 @@ type Config struct {
 	LinkTTL Duration `yaml:"link_ttl"`
 
 	Asterisk []Asterisk `yaml:"asterisk"`
-	Apps     []App      `yaml:"apps"`
+	// FreeSWITCH lists FreeSWITCH nodes reached over the event socket. When it is set and
+	// asterisk is not, no default Asterisk is added.
+	FreeSWITCH []FreeSWITCH `yaml:"freeswitch"`
+	Apps       []App        `yaml:"apps"`
 	// DefaultApp handles calls that name no application and dial no configured number.
 	// Default: the first app.
 	DefaultApp string      `yaml:"default_app"`
 	Containers []Container `yaml:"containers"`
 	Recording  Recording   `yaml:"recording"`
 	Outbox     Outbox      `yaml:"outbox"`
+	Store      Store       `yaml:"store"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 }
@@ -74,6 +80,27 @@ type Asterisk struct {
 	// ConnectTimeout bounds the first connection and each reconnect attempt. Default 10s.
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// CommandTimeout bounds every REST call (the library has none). Default 5s.
+	CommandTimeout Duration `yaml:"command_timeout"`
+}
+
+// FreeSWITCH is one FreeSWITCH node. Calls arrive on Listen from the dialplan's
+// `socket <listen> async full` (outbound mode); Inbound is mod_event_socket for commands that
+// belong to no call's socket and for the health check.
+type FreeSWITCH struct {
+	Name string `yaml:"name"` // default "freeswitch"
+	// Listen is where FreeSWITCH's outbound sockets connect. Default 127.0.0.1:8084.
+	Listen string `yaml:"listen"`
+	// Inbound is mod_event_socket's host:port, e.g. 127.0.0.1:8021. Empty = no inbound
+	// connection (Ready then only reflects the listener).
+	Inbound string `yaml:"inbound"`
+	// Password is event_socket.conf's password; required with Inbound. Never logged.
+	Password Secret `yaml:"password"`
+	// RecordDir is the directory FreeSWITCH records into and pbxbridge reads from: the same
+	// path on both sides (same host or a shared volume). Default <data_dir>/freeswitch.
+	RecordDir string `yaml:"record_dir"`
+	// ConnectTimeout bounds each inbound dial and authentication. Default 10s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// CommandTimeout bounds every command (the library has no deadline of its own). Default 5s.
 	CommandTimeout Duration `yaml:"command_timeout"`
 }
 
@@ -130,6 +157,36 @@ type Outbox struct {
 	Key Secret `yaml:"key"`
 }
 
+// Store chooses where call state, File metadata and the outbox live. Default (nothing set):
+// the embedded store in data_dir, for one instance. Set exactly one of url, sentinel and
+// cluster to share Redis (7.0 or newer) between instances.
+type Store struct {
+	// URL of a standalone Redis: redis://[user:password@]host:port[/db] or rediss://...
+	// Never logged.
+	URL Secret `yaml:"url"`
+	// Sentinel: the master's name and the Sentinels' addresses (host:port).
+	Sentinel Sentinel `yaml:"sentinel"`
+	// Cluster lists seed addresses (host:port) of a Redis Cluster.
+	Cluster []string `yaml:"cluster"`
+	// Password authenticates to the Redis servers of a Sentinel or Cluster setup (a URL
+	// carries its own). Never logged.
+	Password Secret `yaml:"password"`
+	// Prefix starts every Redis key. Default "pbxbridge:"; no '{' or '}' (they would change
+	// the keys' Cluster hash tags).
+	Prefix string `yaml:"prefix"`
+}
+
+// Sentinel names a Redis master watched by Sentinels.
+type Sentinel struct {
+	Master    string   `yaml:"master"`
+	Addresses []string `yaml:"addresses"`
+}
+
+// Redis reports whether a Redis store is configured (otherwise the embedded store is used).
+func (s Store) Redis() bool {
+	return s.URL != "" || s.Sentinel.Master != "" || len(s.Sentinel.Addresses) > 0 || len(s.Cluster) > 0
+}
+
 // Default is the configuration used when no file is given: one local Asterisk with the
 // project's test credentials, one container, and no apps (the demo adds its own).
 func Default() *Config {
@@ -182,8 +239,20 @@ func (c *Config) applyDefaults() {
 	if c.LinkTTL == 0 {
 		c.LinkTTL = Duration(168 * time.Hour)
 	}
-	if len(c.Asterisk) == 0 {
+	if len(c.Asterisk) == 0 && len(c.FreeSWITCH) == 0 {
 		c.Asterisk = []Asterisk{{Password: "pbxbridge-test"}}
+	}
+	for i := range c.FreeSWITCH {
+		f := &c.FreeSWITCH[i]
+		def(&f.Name, "freeswitch")
+		def(&f.Listen, "127.0.0.1:8084")
+		def(&f.RecordDir, filepath.Join(c.DataDir, "freeswitch"))
+		if f.ConnectTimeout == 0 {
+			f.ConnectTimeout = Duration(10 * time.Second)
+		}
+		if f.CommandTimeout == 0 {
+			f.CommandTimeout = Duration(5 * time.Second)
+		}
 	}
 	for i := range c.Asterisk {
 		a := &c.Asterisk[i]
@@ -237,6 +306,7 @@ func (c *Config) applyDefaults() {
 	if c.Outbox.Lease == 0 {
 		c.Outbox.Lease = Duration(2 * time.Minute)
 	}
+	def(&c.Store.Prefix, "pbxbridge:")
 }
 
 func websocketURL(rest string) string {
@@ -287,6 +357,30 @@ func (c *Config) Validate() error {
 		}
 		if a.Application == "" || strings.ContainsAny(a.Application, "/ ,") {
 			return bad(f+".application", "must be a Stasis application name without '/', ',' or spaces")
+		}
+	}
+	for i, f := range c.FreeSWITCH {
+		fl := fmt.Sprintf("freeswitch[%d]", i)
+		if names[f.Name] {
+			return bad(fl+".name", "%q is used twice", f.Name)
+		}
+		names[f.Name] = true
+		if _, _, err := net.SplitHostPort(f.Listen); err != nil {
+			return bad(fl+".listen", "must be host:port, got %q", f.Listen)
+		}
+		if f.Inbound != "" {
+			if _, _, err := net.SplitHostPort(f.Inbound); err != nil {
+				return bad(fl+".inbound", "must be host:port, got %q", f.Inbound)
+			}
+			if f.Password == "" {
+				return bad(fl+".password", "is required with inbound (event_socket.conf's password)")
+			}
+		}
+		if f.RecordDir == "" {
+			return bad(fl+".record_dir", "is required")
+		}
+		if f.CommandTimeout < Duration(100*time.Millisecond) || f.ConnectTimeout < Duration(100*time.Millisecond) {
+			return bad(fl+".command_timeout", "timeouts must be at least 100ms")
 		}
 	}
 	containers := map[string]bool{}
@@ -367,7 +461,55 @@ func (c *Config) Validate() error {
 	if c.Outbox.Lease <= Duration(55*time.Second) {
 		return bad("outbox.lease", "must exceed 55s, the longest total timeout of one delivery")
 	}
+	return c.Store.validate(bad)
+}
+
+func (s Store) validate(bad func(field, format string, args ...any) error) error {
+	set := 0
+	for _, on := range []bool{s.URL != "", s.Sentinel.Master != "" || len(s.Sentinel.Addresses) > 0, len(s.Cluster) > 0} {
+		if on {
+			set++
+		}
+	}
+	if set > 1 {
+		return bad("store", "set only one of url, sentinel and cluster")
+	}
+	if s.URL != "" {
+		u, err := url.Parse(s.URL.Reveal())
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return bad("store.url", "must be a redis:// or rediss:// URL with a host, got %q", redactURL(s.URL.Reveal()))
+		}
+	}
+	if s.Sentinel.Master != "" || len(s.Sentinel.Addresses) > 0 {
+		if s.Sentinel.Master == "" {
+			return bad("store.sentinel.master", "is required with sentinel addresses")
+		}
+		if len(s.Sentinel.Addresses) == 0 {
+			return bad("store.sentinel.addresses", "needs at least one host:port")
+		}
+		for i, a := range s.Sentinel.Addresses {
+			if err := checkHostPort(a); err != "" {
+				return bad(fmt.Sprintf("store.sentinel.addresses[%d]", i), "%s", err)
+			}
+		}
+	}
+	for i, a := range s.Cluster {
+		if err := checkHostPort(a); err != "" {
+			return bad(fmt.Sprintf("store.cluster[%d]", i), "%s", err)
+		}
+	}
+	if strings.ContainsAny(s.Prefix, "{}") {
+		return bad("store.prefix", "must not contain '{' or '}' (Redis Cluster hash tags), got %q", s.Prefix)
+	}
 	return nil
+}
+
+func checkHostPort(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || port == "" {
+		return fmt.Sprintf("must be host:port, got %q", s)
+	}
+	return ""
 }
 
 func checkURL(s string) string {

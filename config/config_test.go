@@ -86,6 +86,37 @@ func TestSecretsNeverPrint(t *testing.T) {
 	}
 }
 
+func TestStore(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.Redis() || c.Store.Prefix != "pbxbridge:" {
+		t.Errorf("store defaults: embedded with prefix pbxbridge:, got %+v", c.Store)
+	}
+	for _, y := range []string{
+		"store: {url: 'redis://:pw@127.0.0.1:6379/2'}",
+		"store: {sentinel: {master: mymaster, addresses: ['10.0.0.1:26379', '10.0.0.2:26379']}}",
+		"store: {cluster: ['10.0.0.1:7000', '10.0.0.2:7000'], prefix: 'pbx-a:'}",
+	} {
+		c, err := Parse([]byte(y + minimal))
+		if err != nil {
+			t.Errorf("%s: %v", y, err)
+			continue
+		}
+		if !c.Store.Redis() {
+			t.Errorf("%s: Redis() = false", y)
+		}
+	}
+	c, err = Parse([]byte("store: {url: 'redis://:pw-789@127.0.0.1:6379'}" + minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprintf("%v %+v", c, c.Store); strings.Contains(s, "pw-789") {
+		t.Fatalf("store url printed: %s", s)
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	for _, tc := range []struct{ yaml, field string }{
 		{"listen: [", ""},
@@ -107,6 +138,13 @@ func TestInvalid(t *testing.T) {
 		{"containers:\n  - {sid: '../x'}", "containers[0].sid"},
 		{"recording: {trim_threshold: 2}", "recording.trim_threshold"},
 		{"outbox: {lease: 10s}", "outbox.lease"},
+		{"store: {url: 'http://x:6379'}", "store.url"},
+		{"store: {url: 'redis://x:6379', cluster: ['a:1']}", "store"},
+		{"store: {sentinel: {addresses: ['a:26379']}}", "store.sentinel.master"},
+		{"store: {sentinel: {master: m}}", "store.sentinel.addresses"},
+		{"store: {sentinel: {master: m, addresses: ['nohost']}}", "store.sentinel.addresses[0]"},
+		{"store: {cluster: ['a:1', 'b']}", "store.cluster[1]"},
+		{"store: {url: 'redis://x:6379', prefix: 'a{b}:'}", "store.prefix"},
 	} {
 		_, err := Parse([]byte(tc.yaml))
 		if !errors.Is(err, ErrInvalid) {

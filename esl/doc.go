@@ -1,5 +1,56 @@
 // Package esl implements adapter.PBX and adapter.Call on FreeSWITCH through the event socket
-// (github.com/percipia/eslgo). No eslgo type crosses this package's edge.
+// (github.com/percipia/eslgo v1.5.0). No eslgo type crosses this package's edge.
 //
-// Status: to be built with the FreeSWITCH issue.
+// # Modes
+//
+// Calls arrive in outbound mode: FreeSWITCH's dialplan hands each call to pbxbridge, which
+// sends linger, myevents plain, event plain RECORD_START RECORD_STOP PLAYBACK_START
+// PLAYBACK_STOP (myevents does not carry them) and divert_events on, then runs the engine's
+// handler on that socket until hangup. One inbound connection (mod_event_socket) is kept up
+// by a health check (api status every 5 s, redial on failure) when configured.
+//
+// # What the operator adds to FreeSWITCH
+//
+// Dialplan (the variable pbxbridge_app names the application; without it the dialled number
+// chooses):
+//
+//	<extension name="pbxbridge">
+//	  <condition field="destination_number" expression="^(\d+)$">
+//	    <action application="set" data="pbxbridge_app=voicemail"/>
+//	    <action application="socket" data="127.0.0.1:8084 async full"/>
+//	  </condition>
+//	</extension>
+//
+// event_socket.conf.xml, for the inbound connection: listen-ip 127.0.0.1, listen-port 8021,
+// a password other than ClueCon (config freeswitch[].password), and an apply-inbound-acl that
+// admits pbxbridge's host.
+//
+// # Recording files
+//
+// FreeSWITCH writes each recording to a local path. The default, and the only mode built so
+// far, is a shared directory: freeswitch[].record_dir must be the same path on both sides
+// (same host, or one volume mounted at the same path). pbxbridge names every file itself
+// (<record_dir>/<recording name>.wav, from ids it generated), records .wav only (mp3 and
+// µ-law are transcoded by the bridge, so mod_shout is never needed), reads the file after the
+// recording ends and deletes it. Serve creates the directory at start and fails if it cannot.
+// Upload over HTTP (record_post_process_exec_api with curl to the bridge) is the documented
+// alternative for a FreeSWITCH on another host; it is not built yet.
+//
+// # Library traps handled here
+//
+//   - eslgo runs each listener call in its own goroutine: events are put back in
+//     Event-Sequence order (reorder, order.go) before the call sees them.
+//   - replies are matched to commands by arrival order: commands on one socket are
+//     serialised (Call.cmdMu, PBX.inMu), each with a deadline (command_timeout).
+//   - only plain events are parsed: every subscription says plain.
+//   - command.Linger formats its Duration with %d: we send a bare "linger".
+//   - the receive loop exits silently on a read error: a call waiting for an application's
+//     completion probes its socket (api uuid_exists) after 2 s without events, and treats a
+//     failed probe as a hangup; the recording file is still read.
+//   - the outbound handler must not return before the call ends (eslgo closes the socket):
+//     handle waits for CHANNEL_HANGUP_COMPLETE after the engine's handler.
+//   - eslgo's ListenAndServe cannot be stopped: on shutdown the base context closes the
+//     sockets and the handler refuses new ones; the listening socket lives until exit.
+//   - eslgo v1.5.0 has a data race of its own between dummyLoop and close (seen with -race
+//     when a socket closes); it is inside the library and harmless to us.
 package esl

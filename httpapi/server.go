@@ -31,11 +31,21 @@ var (
 	ErrLinkExpired  = errors.New("link expired")
 )
 
+// BadRequestError is a request parameter that breaks its rule (400).
+type BadRequestError struct{ Field, Rule, Value string }
+
+func (e *BadRequestError) Error() string {
+	return fmt.Sprintf("%s: %s, got %q", e.Field, e.Rule, e.Value)
+}
+
 // Deps are what the server serves.
 type Deps struct {
 	Store adapter.Store
 	Blob  adapter.Blob
-	Media *MediaStore
+	// Outbox serves the dead-letter API (nil: 404); Wake, when set, is called after a replay.
+	Outbox adapter.Outbox
+	Wake   func()
+	Media  *MediaStore
 	// PublicURL is how clients reach this server (no trailing slash).
 	PublicURL string
 	// LinkSecret signs /f links; APIToken, when set, also grants access (Bearer).
@@ -79,6 +89,8 @@ func New(d Deps) *Server {
 	e.GET("/core/v2/storage/files/:sid", s.getFile)
 	e.GET("/media/:name", s.media)
 	e.HEAD("/media/:name", s.media)
+	e.GET("/v1/outbox/dead", s.listDead)
+	e.POST("/v1/outbox/dead/:id/replay", s.replayDead)
 	return s
 }
 
@@ -192,6 +204,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	status, msg := http.StatusInternalServerError, "internal error"
 	var he *echo.HTTPError
+	var bad *BadRequestError
 	switch {
 	case errors.As(err, &he):
 		status, msg = he.Code, fmt.Sprint(he.Message)
@@ -201,6 +214,8 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		status, msg = http.StatusGone, err.Error()
 	case errors.Is(err, adapter.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
+	case errors.As(err, &bad):
+		status, msg = http.StatusBadRequest, bad.Error()
 	}
 	if status >= 500 {
 		s.d.Log.Error("http", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)

@@ -18,6 +18,7 @@ import (
 )
 
 type fixture struct {
+	st   *local.Store
 	srv  *Server
 	http *httptest.Server
 	now  time.Time
@@ -37,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bl.Close() })
-	f := &fixture{now: time.Unix(1_800_000_000, 0), data: []byte("RIFFdata")}
+	f := &fixture{st: st, now: time.Unix(1_800_000_000, 0), data: []byte("RIFFdata")}
 	ctx := context.Background()
 	if _, err := bl.Put(ctx, "default/s1.wav", bytes.NewReader(f.data), "audio/wav"); err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	media := NewMediaStore("http://pbx.test", 1<<20)
-	f.srv = New(Deps{Store: st, Blob: bl, Media: media, PublicURL: "http://bridge.test/", LinkSecret: []byte("link-secret"),
+	f.srv = New(Deps{Store: st, Outbox: st, Blob: bl, Media: media, PublicURL: "http://bridge.test/", LinkSecret: []byte("link-secret"),
 		APIToken: "tok", LinkTTL: time.Hour, Now: func() time.Time { return f.now },
 		Ready: func(context.Context) error { return nil }})
 	f.http = httptest.NewServer(f.srv.Handler())

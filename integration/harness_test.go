@@ -66,6 +66,7 @@ var env struct {
 	cases   sync.Map        // caller or dialled number -> *call
 	sippMu  sync.Mutex
 	sippN   int
+	fsAddr  string // where pbxbridge listens for the FreeSWITCH simulator's outbound sockets
 }
 
 func TestMain(m *testing.M) {
@@ -119,6 +120,11 @@ func runMain(m *testing.M) (int, error) {
 		return 0, err
 	}
 	env.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	fsPort, err := apptest.FreePort()
+	if err != nil {
+		return 0, err
+	}
+	env.fsAddr = fmt.Sprintf("127.0.0.1:%d", fsPort)
 	var numbers [2][]string
 	for i := 0; i < poolSize; i++ {
 		numbers[0] = append(numbers[0], poolNumber("flexml", i))
@@ -131,6 +137,8 @@ api_token: `+itAPIToken+`
 asterisk:
   - password: %q
     url: %q
+freeswitch:
+  - listen: %s
 containers:
   - sid: default
   - sid: tiny
@@ -148,7 +156,7 @@ apps:
     url: %s/answer/plivo
     status_url: %s/status/plivo
     numbers: [%s]
-%s`, port, filepath.Join(dir, "data"), ariPassword, ariURL,
+%s`, port, filepath.Join(dir, "data"), ariPassword, ariURL, env.fsAddr,
 		app.URL, app.URL, strings.Join(numbers[0], ", "), app.URL, app.URL, strings.Join(numbers[1], ", "),
 		strings.ReplaceAll(faultApps+recordApps, "{app}", app.URL))
 	cfgPath := filepath.Join(dir, "pbxbridge.yaml")

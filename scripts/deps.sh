@@ -7,8 +7,12 @@ set -eu
 
 PACKAGES="
 espeak-ng
+redis-server
 "
 # espeak-ng: tts/ renders Say and Speak with it (tts tests skip without it).
+# redis-server: store/redis runs the conformance suite on standalone, Sentinel and Cluster
+#   servers it starts itself with redis-server (--sentinel for the sentinel) and redis-cli
+#   (skipped without them; a failure under PBXBRIDGE_INTEGRATION=1).
 
 missing=""
 for p in $PACKAGES; do

@@ -19,6 +19,7 @@ const usage = `usage: pbxbridge <command> [arguments]
 
 commands:
   serve      run pbxbridge beside Asterisk (see 'pbxbridge serve -h')
+  outbox     list and replay undelivered callbacks (see 'pbxbridge outbox -h')
   validate   check FlexML or Plivo XML documents and show what pbxbridge understood
   version    print the version
 
@@ -34,6 +35,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return runServe(args[1:], stdout, stderr)
+	case "outbox":
+		return runOutbox(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":

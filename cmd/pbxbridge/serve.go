@@ -23,10 +23,11 @@ import (
 	"github.com/pbxbridge/pbxbridge/ari"
 	"github.com/pbxbridge/pbxbridge/blob"
 	"github.com/pbxbridge/pbxbridge/config"
+	"github.com/pbxbridge/pbxbridge/esl"
 	"github.com/pbxbridge/pbxbridge/httpapi"
 	"github.com/pbxbridge/pbxbridge/media"
 	"github.com/pbxbridge/pbxbridge/seal"
-	"github.com/pbxbridge/pbxbridge/store/local"
+	"github.com/pbxbridge/pbxbridge/store/redis"
 	"github.com/pbxbridge/pbxbridge/tts"
 	"github.com/pbxbridge/pbxbridge/webhook"
 )
@@ -60,6 +61,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	redis.SetLogger(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log); err != nil {
@@ -93,7 +95,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	st, err := local.Open(filepath.Join(cfg.DataDir, "store"), local.Options{})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -137,12 +139,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	med := media.New(mediaStore, speaker, media.Options{})
 
-	pbxs := make([]*ari.PBX, len(cfg.Asterisk))
-	for i, a := range cfg.Asterisk {
-		pbxs[i] = ari.New(a, log.With("pbx", a.Name))
+	var pbxs []adapter.PBX
+	for _, a := range cfg.Asterisk {
+		pbxs = append(pbxs, ari.New(a, log.With("pbx", a.Name)))
+	}
+	for _, f := range cfg.FreeSWITCH {
+		pbxs = append(pbxs, esl.New(f, log.With("pbx", f.Name)))
 	}
 	api := httpapi.New(httpapi.Deps{
-		Store: st, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
+		Store: st, Outbox: st, Wake: worker.Wake, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
 		LinkSecret: linkSecret, APIToken: cfg.APIToken.Reveal(), LinkTTL: cfg.LinkTTL.D(),
 		Ready: func(context.Context) error {
 			for _, p := range pbxs {
@@ -186,7 +191,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	go eng.SweepLifecycle(runCtx, time.Second)
 
 	log.Info("pbxbridge serving", "version", version, "listen", cfg.Listen, "public_url", cfg.PublicURL,
-		"apps", len(cfg.Apps), "asterisk", len(pbxs))
+		"apps", len(cfg.Apps), "asterisk", len(cfg.Asterisk), "freeswitch", len(cfg.FreeSWITCH))
 	var wg sync.WaitGroup
 	errs := make(chan error, len(pbxs))
 	for _, p := range pbxs {
