@@ -181,10 +181,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for i, p := range pbxs {
 		names[i] = p.Name()
 	}
-	if n, err := eng.Recover(ctx, names); err != nil {
-		return fmt.Errorf("recovering calls: %w", err)
-	} else if n > 0 {
-		log.Warn("ended calls left live by the previous run", "calls", n)
+	// With a shared store, several instances may serve PBXs of the same name, and a call in the
+	// store may be another instance's live call: until PBX ownership leases exist, only the
+	// embedded store, which one process owns, is recovered.
+	if !cfg.Store.Redis() {
+		if n, err := eng.Recover(ctx, names); err != nil {
+			return fmt.Errorf("recovering calls: %w", err)
+		} else if n > 0 {
+			log.Warn("ended calls left live by the previous run", "calls", n)
+		}
 	}
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
