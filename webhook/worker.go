@@ -78,6 +78,7 @@ type Worker struct {
 	log   *slog.Logger
 
 	slots chan struct{} // one token per delivery in flight
+	acks  chan struct{} // one token per outcome being recorded (2×Workers)
 	wake  chan struct{}
 	quit  chan struct{} // closed by Stop
 	done  chan struct{} // closed when the dispatcher has returned
@@ -124,7 +125,7 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 	return &Worker{
 		ob: o.Outbox, c: o.Client, owner: o.Owner, n: o.Workers, lease: o.Lease, poll: o.Poll,
 		clock: o.Clock, log: o.Logger.With(slog.String("owner", o.Owner)),
-		slots: make(chan struct{}, o.Workers), wake: make(chan struct{}, 1),
+		slots: make(chan struct{}, o.Workers), acks: make(chan struct{}, 2*o.Workers), wake: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
 	}, nil
@@ -150,8 +151,8 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Stop stops claiming and waits for the deliveries in flight to finish (each is bounded by its
-// tt). If ctx ends first, they are cancelled, their entries released for another attempt, and
+// Stop stops claiming, releases the entries claimed but not yet handed to a delivery (due
+// now), and waits for the deliveries in flight to finish (each is bounded by its tt). If ctx ends first, they are cancelled, their entries released for another attempt, and
 // Stop returns ctx's error once they have returned. A stopped Worker cannot be restarted.
 func (w *Worker) Stop(ctx context.Context) error {
 	w.stopOnce.Do(func() { close(w.quit) })
@@ -176,72 +177,144 @@ func (w *Worker) Stop(ctx context.Context) error {
 	}
 }
 
-// dispatch claims entries as long as there are free slots and due entries, and starts one
-// goroutine per entry. It is the only caller of Claim and of wg.Add.
+// claimed is an entry in the dispatcher's buffer: claimed, not yet handed to a delivery.
+type claimed struct {
+	e  adapter.Entry
+	at time.Time // when it was claimed, by the worker's clock
+}
+
+// dispatch claims entries ahead of the deliveries and hands them out as slots free up. It
+// keeps a local buffer: whenever it holds at most Workers/2 entries (and the last Claim did not
+// find the outbox drained), it fills it up to 2×Workers in one Claim, so that a delivery seldom
+// waits for a Claim round trip and a Claim's cost is shared by many entries. At most 3×Workers
+// entries are leased to the worker at once. A buffered
+// entry is handed out only if it waited less than maxWait (see run); when Stop is called the
+// buffer is released at once. It is the only caller of Claim and of wg.Add.
 func (w *Worker) dispatch() {
+	var buf []claimed
 	defer close(w.done)
+	defer func() { w.releaseBuffered(buf) }()
 	tick := time.NewTicker(w.poll)
 	defer tick.Stop()
+	low := w.n / 2
+	drained := false // the last Claim found fewer due entries than it asked for, or failed
 	for {
 		select {
 		case <-w.quit: // checked first: a select between two ready cases picks at random
 			return
 		default:
 		}
-		// Wait for one free slot, then take every other free one.
-		select {
-		case <-w.quit:
-			return
-		case w.slots <- struct{}{}:
+		if !drained && len(buf) <= low {
+			want := 2*w.n - len(buf)
+			now := w.clock.Now()
+			es, err := w.ob.Claim(w.ctx, w.owner, now, w.lease, want)
+			if err != nil {
+				w.log.Error("webhook: claiming outbox entries", slog.String("error", err.Error()))
+			}
+			for _, e := range es {
+				buf = append(buf, claimed{e: e, at: now})
+			}
+			drained = err != nil || len(es) < want
 		}
-		k := 1
-	more:
-		for k < w.n {
+	handout:
+		for len(buf) > 0 {
 			select {
 			case w.slots <- struct{}{}:
-				k++
+				buf = w.handout(buf)
 			default:
-				break more
+				break handout
 			}
 		}
-		es, err := w.ob.Claim(w.ctx, w.owner, w.clock.Now(), w.lease, k)
-		if err != nil {
-			w.log.Error("webhook: claiming outbox entries", slog.String("error", err.Error()))
-		}
-		for range k - len(es) {
-			<-w.slots
-		}
-		for _, e := range es {
-			w.wg.Add(1)
-			go w.deliver(e)
-		}
-		if err == nil && len(es) == k {
+		if !drained && len(buf) <= low {
 			continue // there may be more due already
+		}
+		var slot chan struct{} // nil, never ready, when there is nothing to hand out
+		if len(buf) > 0 {
+			slot = w.slots
 		}
 		select {
 		case <-w.quit:
 			return
+		case slot <- struct{}{}:
+			buf = w.handout(buf)
 		case <-w.wake:
+			drained = false
 		case <-tick.C:
+			drained = false
 		}
 	}
 }
 
-// deliver makes one attempt of e and records the outcome in the outbox.
-func (w *Worker) deliver(e adapter.Entry) {
-	defer func() {
-		<-w.slots
-		w.Wake() // a slot is free, and the call's next entry may be due now
-		w.wg.Done()
-	}()
+// handout starts the delivery of buf's first entry, for which the caller has taken a slot,
+// and returns the rest of buf.
+func (w *Worker) handout(buf []claimed) []claimed {
+	c := buf[0]
+	buf[0] = claimed{}
+	w.wg.Add(1)
+	go w.run(c)
+	return buf[1:]
+}
+
+// releaseBuffered hands the entries that were claimed but not handed out back to the outbox,
+// due now, so that Stop leaves nothing leased to this worker but what it was sending.
+func (w *Worker) releaseBuffered(buf []claimed) {
+	for _, c := range buf {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			log := w.entryLog(c.e)
+			w.store(log, "release", func(ctx context.Context) error {
+				return w.ob.Retry(ctx, c.e.ID, w.owner, w.clock.Now(), "released unsent: worker stopped")
+			})
+			log.Info("webhook: claimed entry released unsent by shutdown")
+		}()
+	}
+}
+
+// maxWait is how long a claimed entry may wait in the buffer and still be sent under its lease:
+// a tenth of the lease, and at most half of what the lease leaves beyond the longest attempt.
+func (w *Worker) maxWait() time.Duration {
+	return min(w.lease/10, (w.lease-MaxTotalTimeout)/2)
+}
+
+func (w *Worker) entryLog(e adapter.Entry) *slog.Logger {
+	return w.log.With(slog.String("call_id", e.CallID), slog.String("event_id", e.ID),
+		slog.String("kind", e.Kind), slog.String("app", e.App), slog.Int("attempt", max(e.Attempts, 1)))
+}
+
+// run makes one attempt of c's entry in the slot the dispatcher took for it, then frees the
+// slot before recording the outcome in the outbox, so that the next delivery need not wait
+// for this one's Ack. At most 2×Workers outcomes are being recorded at once (w.acks).
+func (w *Worker) run(c claimed) {
+	defer w.wg.Done()
+	var record func()
+	if wait := w.clock.Now().Sub(c.at); wait > w.maxWait() {
+		// Its lease may no longer cover a whole attempt: hand it back unsent, due now.
+		log := w.entryLog(c.e)
+		record = func() {
+			w.store(log, "release", func(ctx context.Context) error {
+				return w.ob.Retry(ctx, c.e.ID, w.owner, w.clock.Now(), "released unsent: waited too long in the worker's buffer")
+			})
+			log.Warn("webhook: claimed entry waited too long in the buffer; released unsent", slog.Duration("waited", wait))
+		}
+	} else {
+		record = w.deliver(c.e)
+	}
+	w.acks <- struct{}{}
+	<-w.slots // the dispatcher, if it has entries buffered, is waiting for it
+	record()
+	<-w.acks
+	w.Wake() // the call's next entry may be due now
+}
+
+// deliver makes one attempt of e and returns how to record the outcome in the outbox.
+func (w *Worker) deliver(e adapter.Entry) (record func()) {
 	n := max(e.Attempts, 1) // Claim counts the attempt it hands out
-	log := w.log.With(slog.String("call_id", e.CallID), slog.String("event_id", e.ID),
-		slog.String("kind", e.Kind), slog.String("app", e.App), slog.Int("attempt", n))
+	log := w.entryLog(e)
 
 	r, err := w.c.EntryRequest(e)
 	if err != nil {
-		w.dead(log, e, err, "cannot be sent")
-		return
+		return func() { w.dead(log, e, err, "cannot be sent") }
 	}
 	p := r.Retry // with defaults filled
 	p.TotalTimeout = min(p.TotalTimeout, MaxTotalTimeout)
@@ -256,17 +329,19 @@ func (w *Worker) deliver(e adapter.Entry) {
 
 	resp, err := w.c.Attempt(w.ctx, r, n)
 	if err == nil {
-		w.store(log, "ack", func(ctx context.Context) error { return w.ob.Ack(ctx, e.ID, w.owner) })
-		log.Debug("webhook: delivered", slog.Int("status", resp.Status))
-		return
+		return func() {
+			w.store(log, "ack", func(ctx context.Context) error { return w.ob.Ack(ctx, e.ID, w.owner) })
+			log.Debug("webhook: delivered", slog.Int("status", resp.Status))
+		}
 	}
 	if w.ctx.Err() != nil && errors.Is(err, ErrCanceled) {
 		// Stop gave up waiting: hand the entry back at once rather than at the lease's end.
-		w.store(log, "release", func(ctx context.Context) error {
-			return w.ob.Retry(ctx, e.ID, w.owner, w.clock.Now(), "interrupted: worker stopped")
-		})
-		log.Info("webhook: delivery interrupted by shutdown; released")
-		return
+		return func() {
+			w.store(log, "release", func(ctx context.Context) error {
+				return w.ob.Retry(ctx, e.ID, w.owner, w.clock.Now(), "interrupted: worker stopped")
+			})
+			log.Info("webhook: delivery interrupted by shutdown; released")
+		}
 	}
 	var reason string
 	switch {
@@ -285,11 +360,12 @@ func (w *Worker) deliver(e adapter.Entry) {
 			reason = "total timeout ran out"
 			break
 		}
-		w.store(log, "retry", func(ctx context.Context) error { return w.ob.Retry(ctx, e.ID, w.owner, next, err.Error()) })
-		log.Warn("webhook: delivery failed; will retry", slog.Time("retry_at", next), slog.String("error", err.Error()))
-		return
+		return func() {
+			w.store(log, "retry", func(ctx context.Context) error { return w.ob.Retry(ctx, e.ID, w.owner, next, err.Error()) })
+			log.Warn("webhook: delivery failed; will retry", slog.Time("retry_at", next), slog.String("error", err.Error()))
+		}
 	}
-	w.dead(log, e, err, reason)
+	return func() { w.dead(log, e, err, reason) }
 }
 
 func (w *Worker) dead(log *slog.Logger, e adapter.Entry, err error, reason string) {
