@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/store"
 )
 
 // CreateFile stores a new file and charges its bytes to its container, in one transaction: the
@@ -52,7 +53,7 @@ func (s *Store) UpdateFile(ctx context.Context, f adapter.File, quota int64) err
 		if v == nil {
 			return fmt.Errorf("file %s: %w", f.SID, adapter.ErrNotFound)
 		}
-		old, err := decodeFile(v)
+		old, err := store.DecodeFile(v)
 		if err != nil {
 			return err
 		}
@@ -94,7 +95,7 @@ func (s *Store) GetFile(ctx context.Context, sid string) (adapter.File, error) {
 			return fmt.Errorf("file %s: %w", sid, adapter.ErrNotFound)
 		}
 		var err error
-		f, err = decodeFile(v)
+		f, err = store.DecodeFile(v)
 		return err
 	})
 	if err != nil {
@@ -112,7 +113,7 @@ func (s *Store) DeleteFile(ctx context.Context, sid string) error {
 		if v == nil {
 			return fmt.Errorf("file %s: %w", sid, adapter.ErrNotFound)
 		}
-		old, err := decodeFile(v)
+		old, err := store.DecodeFile(v)
 		if err != nil {
 			return err
 		}
@@ -138,7 +139,7 @@ func (s *Store) ListFiles(ctx context.Context, q adapter.FileQuery) ([]adapter.F
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		files := tx.Bucket(bFiles)
 		match := func(v []byte) (bool, error) {
-			f, err := decodeFile(v)
+			f, err := store.DecodeFile(v)
 			if err != nil {
 				return false, err
 			}
@@ -222,7 +223,7 @@ func (s *Store) ExpiredFiles(ctx context.Context, now time.Time, limit int) ([]a
 			if v == nil {
 				return fmt.Errorf("expiry index names missing file %s", k[8:])
 			}
-			f, err := decodeFile(v)
+			f, err := store.DecodeFile(v)
 			if err != nil {
 				return err
 			}
@@ -254,7 +255,7 @@ func checkFile(f adapter.File) error {
 
 // putFile writes a file and its index keys (the old ones must be gone already).
 func putFile(tx *bolt.Tx, f adapter.File) error {
-	v, err := encodeFile(f)
+	v, err := store.EncodeFile(f)
 	if err != nil {
 		return err
 	}

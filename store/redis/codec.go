@@ -3,173 +3,36 @@ package redis
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
-	"github.com/pbxbridge/pbxbridge/translate"
+	"github.com/pbxbridge/pbxbridge/store"
 )
 
-// The records below are the stored form, owned by this package (the same JSON as store/local,
-// so that a dump reads alike): adapter's types can change without silently changing what is
-// in Redis. A call's Version is kept beside its record (field v), not in it, and an outbox
-// entry's mutable state (attempts, due time, lease, last error) is kept in hash fields that
-// the Lua scripts read and write, beside its immutable record (field d).
-
-type callRecord struct {
-	ID          string    `json:"id"`
-	PBX         string    `json:"pbx,omitempty"`
-	ChannelID   string    `json:"channel_id,omitempty"`
-	App         string    `json:"app,omitempty"`
-	Dialect     string    `json:"dialect,omitempty"`
-	DocumentURL string    `json:"document_url,omitempty"`
-	From        string    `json:"from,omitempty"`
-	To          string    `json:"to,omitempty"`
-	CallerName  string    `json:"caller_name,omitempty"`
-	Direction   string    `json:"direction,omitempty"`
-	Verb        int       `json:"verb"`
-	VerbName    string    `json:"verb_name,omitempty"`
-	Status      string    `json:"status,omitempty"`
-	Recordings  []string  `json:"recordings,omitempty"`
-	Started     time.Time `json:"started"`
-	Updated     time.Time `json:"updated"`
-}
+// The stored records are the shared ones of package store (the same JSON as store/local, so
+// that a dump reads alike). A call's Version is kept beside its record (field v), not in it,
+// and an outbox entry's mutable state (attempts, due time, lease, last error) is kept in hash
+// fields that the Lua scripts read and write, beside its immutable record (field d).
 
 func encodeCall(c adapter.CallState) ([]byte, error) {
-	return marshal("call "+c.ID, callRecord{
-		ID: c.ID, PBX: c.PBX, ChannelID: c.ChannelID, App: c.App, Dialect: string(c.Dialect),
-		DocumentURL: c.DocumentURL, From: c.From, To: c.To, CallerName: c.CallerName,
-		Direction: c.Direction, Verb: c.Verb, VerbName: c.VerbName, Status: c.Status,
-		Recordings: c.Recordings, Started: c.Started.UTC(), Updated: c.Updated.UTC(),
-	})
+	return store.Marshal("call "+c.ID, store.CallRecordOf(c))
 }
 
 func decodeCall(b []byte) (adapter.CallState, error) {
-	var r callRecord
+	var r store.CallRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return adapter.CallState{}, fmt.Errorf("decode call: %w", err)
 	}
-	return adapter.CallState{
-		ID: r.ID, PBX: r.PBX, ChannelID: r.ChannelID, App: r.App,
-		Dialect: translate.Dialect(r.Dialect), DocumentURL: r.DocumentURL, From: r.From, To: r.To,
-		CallerName: r.CallerName, Direction: r.Direction, Verb: r.Verb,
-		VerbName: r.VerbName, Status: r.Status, Recordings: r.Recordings, Started: r.Started,
-		Updated: r.Updated,
-	}, nil
-}
-
-type fileRecord struct {
-	SID          string    `json:"sid"`
-	ContainerSID string    `json:"container_sid"`
-	Name         string    `json:"name,omitempty"`
-	Format       string    `json:"format,omitempty"`
-	MIMEType     string    `json:"mime_type,omitempty"`
-	Bytes        int64     `json:"bytes"`
-	Duration     int64     `json:"duration_ns"`
-	Created      time.Time `json:"created"`
-	Modified     time.Time `json:"modified"`
-	IntegerKey1  *int64    `json:"integer_key_1,omitempty"`
-	IntegerKey2  *int64    `json:"integer_key_2,omitempty"`
-	StringKey1   *string   `json:"string_key_1,omitempty"`
-	StringKey2   *string   `json:"string_key_2,omitempty"`
-	Lifecycle    string    `json:"lifecycle_action,omitempty"`
-	LifecycleTTL int64     `json:"lifecycle_ttl_ns,omitempty"`
-	ExpiresAt    time.Time `json:"expires_at"`
-	CallID       string    `json:"call_id,omitempty"`
-	BlobKey      string    `json:"blob_key,omitempty"`
-}
-
-func encodeFile(f adapter.File) ([]byte, error) {
-	return marshal("file "+f.SID, fileRecord{
-		SID: f.SID, ContainerSID: f.ContainerSID, Name: f.Name, Format: f.Format,
-		MIMEType: f.MIMEType, Bytes: f.Bytes, Duration: int64(f.Duration),
-		Created: f.Created.UTC(), Modified: f.Modified.UTC(),
-		IntegerKey1: f.IntegerKey1, IntegerKey2: f.IntegerKey2,
-		StringKey1: f.StringKey1, StringKey2: f.StringKey2,
-		Lifecycle: string(f.Lifecycle), LifecycleTTL: int64(f.LifecycleTTL),
-		ExpiresAt: f.ExpiresAt.UTC(), CallID: f.CallID, BlobKey: f.BlobKey,
-	})
-}
-
-func decodeFile(b []byte) (adapter.File, error) {
-	var r fileRecord
-	if err := json.Unmarshal(b, &r); err != nil {
-		return adapter.File{}, fmt.Errorf("decode file: %w", err)
-	}
-	return adapter.File{
-		SID: r.SID, ContainerSID: r.ContainerSID, Name: r.Name, Format: r.Format,
-		MIMEType: r.MIMEType, Bytes: r.Bytes, Duration: time.Duration(r.Duration),
-		Created: r.Created, Modified: r.Modified,
-		IntegerKey1: r.IntegerKey1, IntegerKey2: r.IntegerKey2,
-		StringKey1: r.StringKey1, StringKey2: r.StringKey2,
-		Lifecycle: translate.LifecycleAction(r.Lifecycle), LifecycleTTL: time.Duration(r.LifecycleTTL),
-		ExpiresAt: r.ExpiresAt, CallID: r.CallID, BlobKey: r.BlobKey,
-	}, nil
-}
-
-type retryRecord struct {
-	ConnectTimeout int64  `json:"ct_ns"`
-	ReadTimeout    int64  `json:"rt_ns"`
-	TotalTimeout   int64  `json:"tt_ns"`
-	Retries        int    `json:"rc"`
-	RetryOn        uint8  `json:"rp"`
-	Region         string `json:"er,omitempty"`
-	FromFragment   bool   `json:"from_fragment,omitempty"`
-}
-
-func marshal(what string, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", what, err)
-	}
-	return b, nil
-}
-
-// entryRecord is the immutable part of an outbox entry.
-type entryRecord struct {
-	ID       string      `json:"id"`
-	CallID   string      `json:"call_id"`
-	Seq      int64       `json:"seq"`
-	App      string      `json:"app,omitempty"`
-	Dialect  string      `json:"dialect,omitempty"`
-	Kind     string      `json:"kind,omitempty"`
-	Method   string      `json:"method,omitempty"`
-	URL      string      `json:"url"`
-	Auth     []byte      `json:"auth,omitempty"` // sealed by the engine, never clear
-	Body     []byte      `json:"body,omitempty"`
-	BodyType string      `json:"body_type,omitempty"`
-	Retry    retryRecord `json:"retry"`
-	Created  time.Time   `json:"created"`
+	return r.State(), nil
 }
 
 func encodeEntry(e adapter.Entry) ([]byte, error) {
-	p := e.Retry
-	return marshal("entry "+e.ID, entryRecord{
-		ID: e.ID, CallID: e.CallID, Seq: e.Seq, App: e.App, Dialect: string(e.Dialect),
-		Kind: e.Kind, Method: string(e.Method), URL: e.URL, Auth: e.Auth, Body: e.Body, BodyType: e.BodyType,
-		Retry: retryRecord{
-			ConnectTimeout: int64(p.ConnectTimeout), ReadTimeout: int64(p.ReadTimeout),
-			TotalTimeout: int64(p.TotalTimeout), Retries: p.Retries, RetryOn: uint8(p.RetryOn),
-			Region: p.Region, FromFragment: p.FromFragment,
-		},
-		Created: e.Created.UTC(),
-	})
+	return store.Marshal("entry "+e.ID, store.EntryRecordOf(e))
 }
 
 func decodeEntry(b []byte) (adapter.Entry, error) {
-	var r entryRecord
+	var r store.EntryRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return adapter.Entry{}, fmt.Errorf("decode outbox entry: %w", err)
 	}
-	p := r.Retry
-	return adapter.Entry{
-		ID: r.ID, CallID: r.CallID, Seq: r.Seq, App: r.App, Dialect: translate.Dialect(r.Dialect),
-		Kind: r.Kind, Method: translate.Method(r.Method), URL: r.URL, Auth: r.Auth, Body: r.Body,
-		BodyType: r.BodyType,
-		Retry: translate.RetryPolicy{
-			ConnectTimeout: time.Duration(p.ConnectTimeout), ReadTimeout: time.Duration(p.ReadTimeout),
-			TotalTimeout: time.Duration(p.TotalTimeout), Retries: p.Retries,
-			RetryOn: translate.RetryClass(p.RetryOn), Region: p.Region, FromFragment: p.FromFragment,
-		},
-		Created: r.Created,
-	}, nil
+	return r.Entry(), nil
 }

@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/store"
 )
 
 // File scripts. Every file key is in the {files} hash slot (doc.go), so one script sees a file,
@@ -110,7 +111,7 @@ func (s *Store) CreateFile(ctx context.Context, f adapter.File, quota int64) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d, err := encodeFile(f)
+	d, err := store.EncodeFile(f)
 	if err != nil {
 		return fmt.Errorf("store: create file: %w", err)
 	}
@@ -135,7 +136,7 @@ func (s *Store) UpdateFile(ctx context.Context, f adapter.File, quota int64) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d, err := encodeFile(f)
+	d, err := store.EncodeFile(f)
 	if err != nil {
 		return fmt.Errorf("store: update file: %w", err)
 	}
@@ -163,7 +164,7 @@ func (s *Store) GetFile(ctx context.Context, sid string) (adapter.File, error) {
 	if err != nil {
 		return adapter.File{}, fmt.Errorf("store: get file: %w", s.wrap(ctx, err))
 	}
-	f, err := decodeFile([]byte(d))
+	f, err := store.DecodeFile([]byte(d))
 	if err != nil {
 		return adapter.File{}, fmt.Errorf("store: get file: %w", err)
 	}
@@ -254,7 +255,7 @@ func (s *Store) files(ctx context.Context, sids []string) ([]adapter.File, error
 		if err != nil {
 			return nil, s.wrap(ctx, err)
 		}
-		f, err := decodeFile([]byte(d))
+		f, err := store.DecodeFile([]byte(d))
 		if err != nil {
 			return nil, err
 		}
