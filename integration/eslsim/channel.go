@@ -22,6 +22,8 @@ const (
 // (or, for a call that is never answered, from the moment it reached the socket).
 type Script struct {
 	From, To string
+	// CallerName is the caller id name (Caller-Caller-ID-Name); "" sends no such header.
+	CallerName string
 	// Audio is what the caller says, 8 kHz mono; silence after it ends.
 	Audio []int16
 	DTMF  []DTMF
@@ -107,6 +109,7 @@ type Channel struct {
 	readingKeys bool
 	outbound    *conn
 	bugs        []*mediaBug
+	executed    []Exec
 	done        chan struct{}
 	gone        bool
 }
@@ -166,6 +169,19 @@ func (ch *Channel) Var(k string) string {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	return ch.getVarLocked(k)
+}
+
+// Exec is one application the channel ran, with the time it started.
+type Exec struct {
+	Name, Arg string
+	At        time.Time
+}
+
+// Executed lists the applications the channel has run so far (playback, record, ...), in order.
+func (ch *Channel) Executed() []Exec {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return append([]Exec(nil), ch.executed...)
 }
 
 // Displacing is the file displace_session plays to the caller, "" when none.
@@ -279,6 +295,11 @@ func (ch *Channel) headersLocked() []header {
 		header{"Caller-Logical-Direction", "inbound"},
 		header{"Caller-Dialplan", "xml"},
 		header{"Caller-Caller-ID-Number", ch.script.From},
+	)
+	if ch.script.CallerName != "" {
+		hs = append(hs, header{"Caller-Caller-ID-Name", ch.script.CallerName})
+	}
+	hs = append(hs,
 		header{"Caller-Orig-Caller-ID-Number", ch.script.From},
 		header{"Caller-ANI", ch.script.From},
 		header{"Caller-Destination-Number", ch.script.To},
@@ -395,6 +416,7 @@ func (ch *Channel) exec(a appCall) {
 	ch.mu.Lock()
 	ch.setVarLocked("current_application_data", a.arg)
 	ch.setVarLocked("current_application", a.name)
+	ch.executed = append(ch.executed, Exec{Name: a.name, Arg: a.arg, At: time.Now()})
 	ch.mu.Unlock()
 	appHdr := []header{{"Application", a.name}}
 	if a.arg != "" {
