@@ -661,6 +661,9 @@ loop:
 
 // canOpen reports whether mod_sndfile (or mod_shout) could open path for writing.
 func (ch *Channel) canOpen(path string) bool {
+	if ch.sim.opts.NoRecordFile {
+		return false
+	}
 	ext := strings.ToLower(filepath.Ext(path))
 	switch ext {
 	case ".wav", ".ul", ".ulaw":

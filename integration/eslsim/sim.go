@@ -40,6 +40,10 @@ type Options struct {
 	// ModShout makes .mp3 recordings possible (module_exists mod_shout returns true). Off,
 	// as in FreeSWITCH's default build: record to .mp3 then hangs up the channel.
 	ModShout bool
+	// NoRecordFile makes every recording file impossible to open, as a missing or unwritable
+	// record directory does: record hangs the channel up with DESTINATION_OUT_OF_ORDER,
+	// record_session and uuid_record fail.
+	NoRecordFile bool
 }
 
 // Sim is one simulated FreeSWITCH process. Its methods are safe for concurrent use.
