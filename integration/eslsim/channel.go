@@ -3,6 +3,10 @@ package eslsim
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,7 +30,10 @@ type Script struct {
 	CallerName string
 	// Audio is what the caller says, 8 kHz mono; silence after it ends.
 	Audio []int16
-	DTMF  []DTMF
+	// NoMedia: the caller sends no media frames at all (like an Asterisk Local channel that
+	// plays nothing), so the record application has nothing to write; Audio is ignored.
+	NoMedia bool
+	DTMF    []DTMF
 	// HangupAt hangs the caller up; 0 = the caller never hangs up.
 	HangupAt time.Duration
 	// Vars are extra channel variables (variable_* headers), such as the application name.
@@ -621,7 +628,7 @@ loop:
 			break loop
 		case now := <-tick.C:
 			end := ch.mediaPos(now)
-			for ; pos+frameSamples <= end; pos += frameSamples {
+			for ; pos+frameSamples <= end && !ch.script.NoMedia; pos += frameSamples {
 				fr := ch.audioAt(pos, pos+frameSamples)
 				samples = append(samples, fr...)
 				if thresh > 0 {
@@ -692,7 +699,8 @@ func energy(fr []int16) int {
 
 // playback plays a file or tone_stream to the caller; the caller's keys in
 // playback_terminators stop it. Length: tone_stream://%(on,off,freq) is on+off ms; silence_stream://N
-// is N ms; anything else plays for 500 ms.
+// is N ms; http_cache://<loopback URL of a WAV> is the WAV's length, fetched as mod_http_cache
+// would; anything else plays for 500 ms.
 func (ch *Channel) playback(arg string) {
 	d := 500 * time.Millisecond
 	if rest, ok := strings.CutPrefix(arg, "tone_stream://%("); ok {
@@ -705,6 +713,10 @@ func (ch *Channel) playback(arg string) {
 	} else if rest, ok := strings.CutPrefix(arg, "silence_stream://"); ok {
 		ms, _ := strconv.Atoi(strings.Split(rest, ",")[0])
 		d = time.Duration(ms) * time.Millisecond
+	} else if u, ok := strings.CutPrefix(arg, "http_cache://"); ok {
+		if wd, ok := wavURLDuration(u); ok {
+			d = wd
+		}
 	}
 	ch.mu.Lock()
 	terms := terminatorSet(ch.getVarLocked("playback_terminators"))
@@ -1173,4 +1185,41 @@ func (s *Sim) peerOf(uuid string) *Channel {
 		}
 	}
 	return nil
+}
+
+// wavURLDuration fetches a WAV from a loopback URL (the simulator sends nothing elsewhere)
+// and returns its length from the RIFF header.
+func wavURLDuration(u string) (time.Duration, bool) {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Scheme != "http" {
+		return 0, false
+	}
+	if ip := net.ParseIP(pu.Hostname()); ip == nil || !ip.IsLoopback() {
+		return 0, false
+	}
+	cl := http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get(u)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil || resp.StatusCode != http.StatusOK || len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return 0, false
+	}
+	byteRate, data := 0, -1
+	for off := 12; off+8 <= len(b); {
+		id, n := string(b[off:off+4]), int(binary.LittleEndian.Uint32(b[off+4:]))
+		switch {
+		case id == "fmt " && off+20 <= len(b):
+			byteRate = int(binary.LittleEndian.Uint32(b[off+16:]))
+		case id == "data":
+			data = min(n, len(b)-off-8)
+		}
+		off += 8 + n + n%2
+	}
+	if byteRate <= 0 || data < 0 {
+		return 0, false
+	}
+	return time.Duration(data) * time.Second / time.Duration(byteRate), true
 }
