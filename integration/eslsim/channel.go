@@ -3,10 +3,6 @@ package eslsim
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -98,20 +94,22 @@ type Channel struct {
 	socketArg string // "<host:port> async full", the dialplan's socket application
 	created   time.Time
 
-	mu         sync.Mutex
-	vars       []header // channel variables, in the order they were first set
-	answered   time.Time
-	hangupAt   time.Time
-	cause      string
-	state      string
-	callState  string
-	stateNum   int
-	apps       []appCall
-	appsCh     chan struct{}
-	hungup     chan struct{}
-	dtmf       chan byte
-	brk        chan struct{} // uuid_break: stop the running application
-	displacing string        // displace_session's file, until uuid_displace stop
+	mu          sync.Mutex
+	vars        []header // channel variables, in the order they were first set
+	answered    time.Time
+	hangupAt    time.Time
+	cause       string
+	state       string
+	callState   string
+	stateNum    int
+	apps        []appCall
+	appsCh      chan struct{}
+	hungup      chan struct{}
+	dtmf        chan byte
+	brk         chan struct{} // uuid_break: stop the running application
+	displacing  string        // displace_session's file, until uuid_displace stop
+	displaceSeg *writeSeg     // what displace_session plays
+	written     []*writeSeg   // the write stream (write.go)
 	// readingKeys: record or playback is running and dequeues DTMF itself
 	readingKeys bool
 	outbound    *conn
@@ -456,8 +454,11 @@ func (ch *Channel) exec(a appCall) {
 	case "displace_session":
 		// plays into the write stream and returns at once; the simulated caller hears it
 		// and the read stream (what record captures) is unchanged
+		f := strings.Fields(a.arg)
+		pcm, _ := mediaSamples(f[0])
+		seg := ch.startWrite(pcm, len(f) > 1 && strings.Contains(f[1], "l"))
 		ch.mu.Lock()
-		ch.displacing = strings.Fields(a.arg)[0]
+		ch.displacing, ch.displaceSeg = f[0], seg
 		ch.mu.Unlock()
 	case "sleep":
 		ms, _ := strconv.Atoi(a.arg)
@@ -700,7 +701,7 @@ func energy(fr []int16) int {
 // playback plays a file or tone_stream to the caller; the caller's keys in
 // playback_terminators stop it. Length: tone_stream://%(on,off,freq) is on+off ms; silence_stream://N
 // is N ms; http_cache://<loopback URL of a WAV> is the WAV's length, fetched as mod_http_cache
-// would; anything else plays for 500 ms.
+// would; anything else plays for 500 ms. What it plays goes to the write stream (write.go).
 func (ch *Channel) playback(arg string) {
 	d := 500 * time.Millisecond
 	if rest, ok := strings.CutPrefix(arg, "tone_stream://%("); ok {
@@ -713,10 +714,10 @@ func (ch *Channel) playback(arg string) {
 	} else if rest, ok := strings.CutPrefix(arg, "silence_stream://"); ok {
 		ms, _ := strconv.Atoi(strings.Split(rest, ",")[0])
 		d = time.Duration(ms) * time.Millisecond
-	} else if u, ok := strings.CutPrefix(arg, "http_cache://"); ok {
-		if wd, ok := wavURLDuration(u); ok {
-			d = wd
-		}
+	}
+	pcm, known := mediaSamples(arg)
+	if known && !strings.HasPrefix(arg, "tone_stream://") && !strings.HasPrefix(arg, "silence_stream://") {
+		d = time.Duration(len(pcm)) * time.Second / Rate
 	}
 	ch.mu.Lock()
 	terms := terminatorSet(ch.getVarLocked("playback_terminators"))
@@ -725,6 +726,8 @@ func (ch *Channel) playback(arg string) {
 	ch.readKeys(true)
 	defer ch.readKeys(false)
 	ch.emit("PLAYBACK_START", header{"Playback-File-Path", arg})
+	seg := ch.startWrite(pcm, false)
+	defer ch.stopWrite(seg)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -750,8 +753,8 @@ func (ch *Channel) playback(arg string) {
 }
 
 // startBug starts a media bug recording (record_session, uuid_record start). It records the
-// read and write streams mixed; the simulated write stream is silence, so the file holds the
-// caller. Returns false when the file cannot be opened.
+// read and write streams mixed: the caller and what the channel played to it (write.go).
+// Returns false when the file cannot be opened.
 func (ch *Channel) startBug(arg string, vars map[string]string) bool {
 	f := strings.Fields(arg)
 	if len(f) == 0 {
@@ -854,9 +857,10 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 	if to < from {
 		to = from
 	}
-	samples := ch.audioAt(from, to)
+	read, write := ch.audioAt(from, to), ch.writeAt(from, to)
+	samples := mix(read, write)
 	if ch.bugVar(b, "RECORD_WRITE_ONLY") == "true" {
-		samples = make([]int16, len(samples)) // what the caller hears: silence here
+		samples = write // what the caller hears
 	}
 	ms := len(samples) * 1000 / Rate
 	minSec, _ := strconv.Atoi(ch.Var("RECORD_MIN_SEC"))
@@ -869,10 +873,10 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 	}
 	if !discarded {
 		if ch.bugVar(b, "RECORD_STEREO") == "true" {
-			// left = read stream (the caller), right = write stream (silence here)
+			// left = read stream (the caller), right = write stream (what the caller hears)
 			st := make([]int16, 2*len(samples))
-			for i, v := range samples {
-				st[2*i] = v
+			for i := range samples {
+				st[2*i], st[2*i+1] = read[i], write[i]
 			}
 			writeWAVChannels(b.path, st, 2)
 		} else {
@@ -1058,8 +1062,10 @@ func (s *Sim) apiCommand(line string) string {
 			return "-ERR No such channel!\n"
 		}
 		ch.mu.Lock()
-		ch.displacing = ""
+		seg := ch.displaceSeg
+		ch.displacing, ch.displaceSeg = "", nil
 		ch.mu.Unlock()
+		ch.stopWrite(seg)
 		return "+OK\n"
 	case "uuid_exists":
 		return strconv.FormatBool(chOf() != nil)
@@ -1185,41 +1191,4 @@ func (s *Sim) peerOf(uuid string) *Channel {
 		}
 	}
 	return nil
-}
-
-// wavURLDuration fetches a WAV from a loopback URL (the simulator sends nothing elsewhere)
-// and returns its length from the RIFF header.
-func wavURLDuration(u string) (time.Duration, bool) {
-	pu, err := url.Parse(u)
-	if err != nil || pu.Scheme != "http" {
-		return 0, false
-	}
-	if ip := net.ParseIP(pu.Hostname()); ip == nil || !ip.IsLoopback() {
-		return 0, false
-	}
-	cl := http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Get(u)
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil || resp.StatusCode != http.StatusOK || len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return 0, false
-	}
-	byteRate, data := 0, -1
-	for off := 12; off+8 <= len(b); {
-		id, n := string(b[off:off+4]), int(binary.LittleEndian.Uint32(b[off+4:]))
-		switch {
-		case id == "fmt " && off+20 <= len(b):
-			byteRate = int(binary.LittleEndian.Uint32(b[off+16:]))
-		case id == "data":
-			data = min(n, len(b)-off-8)
-		}
-		off += 8 + n + n%2
-	}
-	if byteRate <= 0 || data < 0 {
-		return 0, false
-	}
-	return time.Duration(data) * time.Second / time.Duration(byteRate), true
 }
