@@ -224,7 +224,7 @@ func (c *Call) StartRecording(ctx context.Context, spec adapter.RecordSpec) (ada
 	}
 	r := &recording{c: c, path: path, done: make(chan struct{}), started: time.Now()}
 	r.unwatch = c.watch(r.observe)
-	arg := fmt.Sprintf("%s start %s %d", c.uuid, path, ceilSeconds(spec.MaxDuration))
+	arg := fmt.Sprintf("%s start %s %d", c.uuid, path, bugLimit(spec.MaxDuration))
 	if len(vars) > 0 {
 		arg += " {" + strings.Join(vars, ",") + "}"
 	}
@@ -363,6 +363,20 @@ func (r *recording) Result() (adapter.RecordResult, error) {
 // bugSilenceThresh is the media bug's RECORD_SILENCE_THRESHOLD (FreeSWITCH's default 200).
 const bugSilenceThresh = 200
 
+// bugLag is how much shorter a media bug's file is than the time the bug ran: uuid_record's
+// RECORD_STOP reports about 0.5 s less than wall-clock time (freeswitch.md, "Observed on a
+// real FreeSWITCH 1.10.12").
+const bugLag = 500 * time.Millisecond
+
+// bugLimit is uuid_record's limit for a maximum length: whole seconds, long enough that the
+// file, bugLag shorter than the time the bug ran, still reaches the maximum length. 0 = none.
+func bugLimit(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return ceilSeconds(d + bugLag)
+}
+
 // recordBug is a foreground recording of the write stream (Tracks=out), both streams mixed
 // (both) or in stereo (Channels=2): a uuid_record media bug that the bridge stops itself on
 // a finish key (DTMF events), with FreeSWITCH's own limit and silence timeouts
@@ -386,12 +400,12 @@ func (c *Call) recordBug(ctx context.Context, spec adapter.RecordSpec, path stri
 		vars = append(vars, fmt.Sprintf("RECORD_SILENCE_THRESHOLD=%d", bugSilenceThresh),
 			fmt.Sprintf("RECORD_INITIAL_TIMEOUT_MS=%d", ms), fmt.Sprintf("RECORD_FINAL_TIMEOUT_MS=%d", ms))
 	}
-	arg := fmt.Sprintf("%s start %s %d", c.uuid, path, ceilSeconds(spec.MaxDuration))
+	arg := fmt.Sprintf("%s start %s %d", c.uuid, path, bugLimit(spec.MaxDuration))
 	if len(vars) > 0 {
 		arg += " {" + strings.Join(vars, ",") + "}"
 	}
 	c.log.Info("recording", "recording", spec.Name, "path", path, "mode", "uuid_record", "tracks", spec.Tracks,
-		"channels", spec.Channels, "max", ceilSeconds(spec.MaxDuration), "silence", ceilSeconds(spec.SilenceTimeout),
+		"channels", spec.Channels, "max", bugLimit(spec.MaxDuration), "silence", ceilSeconds(spec.SilenceTimeout),
 		"keys", spec.FinishKeys.String(), "beep", spec.Beep)
 	c.clearMailbox()
 	if _, err := c.send(ctx, "uuid_record start", command.API{Command: "uuid_record", Arguments: arg}); err != nil {
