@@ -221,6 +221,11 @@ func (s *session) paramsFor(r *translate.Record) translate.CallParams {
 // Plivo logs and goes on (record.md §4).
 func (s *session) recordFailed(ctx context.Context, log *slog.Logger, r *translate.Record, cause error) (*translate.Program, bool, error) {
 	log.Error("recording failed", "err", cause)
+	if errors.Is(context.Cause(ctx), ErrHangup) {
+		// The PBX ended the call with the failure (FreeSWITCH's record application hangs up
+		// when it cannot open its file): the callbacks report the call as ended.
+		s.markEnded()
+	}
 	rp := translate.RecordingParams{Status: translate.StatusFailed}
 	if s.app.Dialect != translate.FlexML {
 		return nil, false, nil
