@@ -7,10 +7,9 @@ import (
 	"github.com/pbxbridge/pbxbridge/integration/eslsim"
 )
 
-// The Record scenarios on FreeSWITCH: the same pbxbridge process and the same application
-// as the Asterisk tests, with calls from the FreeSWITCH protocol simulator (FreeSWITCH cannot
-// be installed here), which records into pbxbridge's shared record_dir
-// (<data_dir>/freeswitch, the default) like a FreeSWITCH on the same host.
+// FreeSWITCH's faults (docs/freeswitch.md §3): the Record scenarios run on both PBXs
+// (pbx_test.go); these are what only FreeSWITCH's event socket can do wrong, each with its
+// documented outcome and no recording or callback lost.
 
 // fsCall places a simulated FreeSWITCH call to this call's number: speech for speech, then
 // silence; '#' at hashAt (0 = none).
@@ -36,144 +35,6 @@ func (c *call) fsScript(t *testing.T, sc eslsim.Script) *eslsim.Channel {
 	return ch
 }
 
-// TestFreeSWITCHFlexMLRecordFinishKey is TestFlexMLRecordFinishKey on FreeSWITCH: about 3 s
-// of speech then '#'; the action and callbackUrl carry the same fields and values.
-func TestFreeSWITCHFlexMLRecordFinishKey(t *testing.T) {
-	t.Parallel()
-	ctx := plivoCtx(t)
-	c := newCall(t, "flexml")
-	c.doc = `<Response><Record action="` + c.path("after") + `" callbackUrl="` + c.path("recorded") + `"/></Response>`
-	env.app.Document(c.path("after"), hangupDoc)
-	env.app.Status(c.path("recorded"), 200)
-	ch := c.fsCall(t, 10*time.Second, 3500*time.Millisecond)
-
-	act := c.wait(ctx, "after")
-	wantJSONPost(t, "action", act)
-	wantFields(t, "action", act, carrierxFields)
-	carrierxCall(t, "action", act, "in-progress")
-	within(t, "RecordingDuration", carrierxStored(t, "action", act, "#"), 3, 1)
-	cb := c.wait(ctx, "recorded")
-	wantFields(t, "callbackUrl", cb, carrierxFields)
-	if cb.Get("RecordingSid") != act.Get("RecordingSid") || cb.Get("RecordingDuration") != act.Get("RecordingDuration") {
-		t.Errorf("callbackUrl names %q (%s s), action %q (%s s)", cb.Get("RecordingSid"), cb.Get("RecordingDuration"),
-			act.Get("RecordingSid"), act.Get("RecordingDuration"))
-	}
-	rec := wavFile(t, recording(t, act.Get("RecordingUrl"), "audio/wav"), 1)
-	within(t, "stored duration (s)", rec.Duration().Seconds(), 3, 1)
-	c.waitStatus(ctx)
-	<-ch.Done()
-}
-
-// TestFreeSWITCHPlivoRecordKey is TestPlivoRecordKey on FreeSWITCH: Plivo's defaults
-// (finishOnKey '#', beep), the action's XML replacing the document, the §3.3/§3.4 fields.
-func TestFreeSWITCHPlivoRecordKey(t *testing.T) {
-	t.Parallel()
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" fileFormat="wav"/><Redirect>` +
-		c.url("never") + `</Redirect></Response>`
-	c.serve("after", plivoRedirect(c.url("next")))
-	c.serve("next", hangupDoc)
-	c.ok("cb")
-	ch := c.fsCall(t, 10*time.Second, 3500*time.Millisecond)
-
-	act := c.wait(ctx, "after")
-	wantForm(t, "action", act)
-	wantFields(t, "action", act, plivoActionFields)
-	plivoCallValues(t, "action", act, c, "in-progress")
-	wantValues(t, "action", act, map[string]string{"Digits": "#"})
-	ms := plivoRecording(t, "action", act, "wav")
-	within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 3, 1)
-	c.wait(ctx, "next")
-
-	cb := c.wait(ctx, "cb")
-	wantForm(t, "callbackUrl", cb)
-	wantFields(t, "callbackUrl", cb, plivoCallbackFields)
-	plivoCallValues(t, "callbackUrl", cb, c, "in-progress")
-	plivoRecording(t, "callbackUrl", cb, "wav")
-	plivoSame(t, "callbackUrl", cb, act)
-
-	rec := wavFile(t, recording(t, act.Get("RecordUrl"), "audio/wav"), 1)
-	within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 50)
-	c.waitStatus(ctx)
-	c.notRequested("never")
-	<-ch.Done()
-}
-
-// TestFreeSWITCHPlivoRecordSilence is TestPlivoRecordSilence on FreeSWITCH: timeout="2",
-// 3 s of speech: the record application's silence hits end it; no Digits; the stored file
-// keeps about 200 ms of the silent tail.
-func TestFreeSWITCHPlivoRecordSilence(t *testing.T) {
-	t.Parallel()
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record action="` + c.url("after") + `" timeout="2" maxLength="30" playBeep="false" fileFormat="wav"/></Response>`
-	c.serve("after", hangupDoc)
-	c.fsCall(t, 3*time.Second, 0)
-
-	act := c.wait(ctx, "after")
-	wantFields(t, "action", act, plivoActionFields)
-	wantValues(t, "action", act, map[string]string{"Digits": "", "CallStatus": "in-progress", "To": c.number})
-	ms := plivoRecording(t, "action", act, "wav")
-	within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 3, 1)
-	rec := wavFile(t, recording(t, act.Get("RecordUrl"), "audio/wav"), 1)
-	within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 50)
-	if _, trail := quietEdges(rec, 100); trail > 300*time.Millisecond {
-		t.Errorf("%s of trailing silence kept after a silence stop; want about 200 ms", trail)
-	}
-	c.waitStatus(ctx)
-}
-
-// TestFreeSWITCHPlivoRecordMaxLength is TestPlivoRecordMaxLength on FreeSWITCH: maxLength="3"
-// with 10 s of speech; FreeSWITCH's whole-second limit gives 3 to 4 s; mp3 by transcoding.
-func TestFreeSWITCHPlivoRecordMaxLength(t *testing.T) {
-	t.Parallel()
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record action="` + c.url("after") + `" maxLength="3" playBeep="false"/></Response>`
-	c.serve("after", hangupDoc)
-	c.fsCall(t, 10*time.Second, 0)
-
-	act := c.wait(ctx, "after")
-	wantFields(t, "action", act, plivoActionFields)
-	wantValues(t, "action", act, map[string]string{"Digits": "", "CallStatus": "in-progress", "To": c.number})
-	ms := plivoRecording(t, "action", act, "mp3")
-	within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 3.5, 1)
-	rec := mp3File(t, recording(t, act.Get("RecordUrl"), "audio/mpeg"))
-	within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 100)
-	c.waitStatus(ctx)
-}
-
-// TestFreeSWITCHPlivoRecordHangup is TestPlivoRecordHangup on FreeSWITCH: the caller hangs
-// up after about 3 s of the recording; the audio is kept, the action has the after-hangup
-// parameters and its XML is ignored, callbackUrl follows.
-func TestFreeSWITCHPlivoRecordHangup(t *testing.T) {
-	t.Parallel()
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" playBeep="false"/><Redirect>` +
-		c.url("never") + `</Redirect></Response>`
-	c.serve("after", plivoRedirect(c.url("never2")))
-	c.ok("cb")
-	c.fsScript(t, eslsim.Script{Audio: eslsim.Tone(30*time.Second, 3000), HangupAt: 3 * time.Second})
-
-	act := c.wait(ctx, "after")
-	wantForm(t, "action", act)
-	wantFields(t, "action", act, withHangup(plivoActionFields))
-	plivoCallValues(t, "action", act, c, "completed")
-	wantValues(t, "action", act, map[string]string{"Digits": "", "HangupCause": "NORMAL_CLEARING"})
-	ms := plivoRecording(t, "action", act, "mp3")
-	within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 3, 1)
-	cb := c.wait(ctx, "cb")
-	wantFields(t, "callbackUrl", cb, withHangup(plivoCallbackFields))
-	plivoCallValues(t, "callbackUrl", cb, c, "completed")
-	plivoSame(t, "callbackUrl", cb, act)
-	rec := mp3File(t, recording(t, act.Get("RecordUrl"), "audio/mpeg"))
-	within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 100)
-	c.waitStatus(ctx)
-	c.notRequested("never", "never2")
-}
-
 // TestFreeSWITCHSocketDrop (fault): the event socket dies 2.5 s into a FlexML recording.
 // pbxbridge treats the call as hung up: the recording made so far is stored and the action
 // and status callbacks go out; nothing is lost.
@@ -196,5 +57,111 @@ func TestFreeSWITCHSocketDrop(t *testing.T) {
 	if cb.Get("RecordingSid") != act.Get("RecordingSid") {
 		t.Errorf("callbackUrl names %q, action %q", cb.Get("RecordingSid"), act.Get("RecordingSid"))
 	}
+	// the audio recorded before the drop is stored
+	rec := storedWAV(t, act)
+	within(t, "stored duration (s)", rec.Duration().Seconds(), 2.5, 1)
 	c.waitStatus(ctx)
+}
+
+// TestFreeSWITCHReorderedEvents (fault): the simulator delivers each pair of consecutive
+// events in swapped order (their Event-Sequence numbers keep the true order). pbxbridge puts
+// them back in order before acting, so the shared scenarios pass unchanged: the same
+// callbacks, the same fields and values, every recording stored.
+func TestFreeSWITCHReorderedEvents(t *testing.T) {
+	t.Parallel()
+	for _, sc := range []struct {
+		name string
+		body func(*testing.T, pbx)
+	}{
+		{"FlexMLRecordFinishKey", flexMLRecordFinishKey},
+		{"FlexMLRecordHangup", flexMLRecordHangup},
+		{"FlexMLRecordSession", flexMLRecordSession},
+		{"PlivoRecordSIP", plivoRecordSIP},
+		{"PlivoRecordKey", plivoRecordKey},
+		{"PlivoRecordHangup", plivoRecordHangup},
+		{"PlivoRecordSession", plivoRecordSession},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			slotFor(t, fsReordered)
+			sc.body(t, fsReordered)
+		})
+	}
+}
+
+// TestFreeSWITCHRecordFileFailed (fault): FreeSWITCH cannot open the recording file (a
+// missing or unwritable record_dir). The record application hangs the call up with
+// DESTINATION_OUT_OF_ORDER before RECORD_START; uuid_record answers -ERR and leaves the call
+// up (freeswitch.md §4). Either way the recording's outcome is failed (record.md §4).
+func TestFreeSWITCHRecordFileFailed(t *testing.T) {
+	t.Parallel()
+	// FlexML direction="in": the record application. The call is gone, so errorAction cannot
+	// run; the status callback says failed; no action, no callbackUrl.
+	t.Run("flexml record application", func(t *testing.T) {
+		t.Parallel()
+		slotFor(t, fsNoRecordFile)
+		ctx := flexmlCtx(t)
+		c := newCall(t, "flexml").on(fsNoRecordFile)
+		c.doc = `<Response><Record direction="in" action="` + c.path("after") + `" errorAction="` + c.path("error") +
+			`" callbackUrl="` + c.path("cb") + `" recordingStatusCallback="` + c.path("status") + `"/><Redirect>` +
+			c.path("never") + `</Redirect></Response>`
+		c.serve("error", redirectTo(c.path("never2")))
+		c.ok("after", "cb", "status")
+		c.dial(ctx, "s")
+		st := c.wait(ctx, "status")
+		wantJSONPost(t, "status callback", st)
+		wantFields(t, "status callback", st, carrierxFields)
+		carrierxCall(t, "status callback", st, "completed")
+		carrierxNoRecording(t, "status callback", st, "failed", "")
+		c.waitStatus(ctx)
+		if cause := c.fs.HangupCause(); cause != "DESTINATION_OUT_OF_ORDER" {
+			t.Errorf("the channel hung up with %q, want DESTINATION_OUT_OF_ORDER", cause)
+		}
+		c.notRequested("after", "cb", "never", "never2")
+	})
+	// FlexML's default direction (any): uuid_record fails and the call stays up, so
+	// errorAction runs its FlexML, as on Asterisk (TestFlexMLRecordFailed).
+	t.Run("flexml uuid_record", func(t *testing.T) {
+		t.Parallel()
+		slotFor(t, fsNoRecordFile)
+		ctx := flexmlCtx(t)
+		c := newCall(t, "flexml").on(fsNoRecordFile)
+		c.doc = `<Response><Record action="` + c.path("after") + `" errorAction="` + c.path("error") +
+			`" callbackUrl="` + c.path("cb") + `" recordingStatusCallback="` + c.path("status") + `"/><Redirect>` +
+			c.path("never") + `</Redirect></Response>`
+		c.serve("error", redirectTo(c.path("next")))
+		c.serve("next", hangupDoc)
+		c.ok("after", "cb", "status")
+		c.dial(ctx, "s")
+		er := c.wait(ctx, "error")
+		wantJSONPost(t, "errorAction", er)
+		wantFields(t, "errorAction", er, carrierxFields)
+		carrierxCall(t, "errorAction", er, "in-progress")
+		carrierxNoRecording(t, "errorAction", er, "failed", "")
+		c.wait(ctx, "next")
+		st := c.wait(ctx, "status")
+		wantFields(t, "status callback", st, carrierxFields)
+		carrierxNoRecording(t, "status callback", st, "failed", "")
+		c.waitStatus(ctx)
+		c.notRequested("after", "cb", "never")
+	})
+	// Plivo: the record application; a failed recording sends no action and no callbackUrl;
+	// the call is over, so nothing runs after it.
+	t.Run("plivo record application", func(t *testing.T) {
+		t.Parallel()
+		slotFor(t, fsNoRecordFile)
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(fsNoRecordFile)
+		c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" playBeep="false"/><Redirect>` +
+			c.url("next") + `</Redirect></Response>`
+		c.serve("next", hangupDoc)
+		c.ok("after", "cb")
+		c.dial(ctx, "s")
+		st := c.waitStatus(ctx)
+		wantValues(t, "status callback", st, map[string]string{"CallStatus": "completed"})
+		if cause := c.fs.HangupCause(); cause != "DESTINATION_OUT_OF_ORDER" {
+			t.Errorf("the channel hung up with %q, want DESTINATION_OUT_OF_ORDER", cause)
+		}
+		c.notRequested("after", "cb", "next")
+	})
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pbxbridge/pbxbridge/audio"
 	"github.com/pbxbridge/pbxbridge/integration/apptest"
+	"github.com/pbxbridge/pbxbridge/integration/eslsim"
 )
 
 // Settings of the project's Asterisk (integration/asterisk/lib.sh defaults).
@@ -47,7 +48,7 @@ func envOr(k, def string) string {
 // Number pools: SIP calls are routed by the dialled number, so each dialect's app owns a
 // range of numbers handed out to the tests; Local calls name the app in the Stasis
 // arguments and are told apart by their caller id.
-const poolSize = 80
+const poolSize = 200
 
 func poolNumber(dialect string, i int) string {
 	base := 15550200000
@@ -209,6 +210,8 @@ type call struct {
 	app     string // the app named in Local calls' Stasis arguments; "" = the dialect's
 	// answer, when set, answers the document fetch instead of doc (faults).
 	answer func(apptest.Request) (int, string)
+	pbx    pbx             // where dial places the call; "" = Asterisk
+	fs     *eslsim.Channel // the simulated channel, once dialled on FreeSWITCH
 }
 
 // newCall registers a call of the dialect whose answer document is doc. Relative URLs in

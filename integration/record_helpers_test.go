@@ -26,6 +26,7 @@ import (
 
 	"github.com/pbxbridge/pbxbridge/audio"
 	"github.com/pbxbridge/pbxbridge/integration/apptest"
+	"github.com/pbxbridge/pbxbridge/integration/eslsim"
 )
 
 // This file holds what the Record tests (record_flexml_test.go, record_plivo_test.go) share:
@@ -621,6 +622,7 @@ func ariDo(method, path string, q url.Values) (int, []byte, error) {
 type heard struct {
 	t    *testing.T
 	name string
+	fs   *eslsim.Channel // on FreeSWITCH: the simulated channel, whose write stream is the ear
 }
 
 // localHeard originates Local/<exten>@play-test/n like local, and records the audio the
@@ -676,6 +678,9 @@ func (c *call) appName() string {
 // the caller heard.
 func (h *heard) audio(ctx context.Context) audio.PCM {
 	h.t.Helper()
+	if h.fs != nil {
+		return h.fsHeard(ctx)
+	}
 	for {
 		st, _, err := ariDo(http.MethodGet, "/recordings/live/"+h.name, nil)
 		if err == nil && st == http.StatusNotFound {

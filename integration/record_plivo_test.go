@@ -46,9 +46,9 @@ func plivoSame(t *testing.T, what string, r, act apptest.Request) {
 	wantValues(t, what, r, want)
 }
 
-// recordingLine is pbxbridge's log line for the request it made to Asterisk for a call's
-// recording: the engine logs the call's id with its channel, the ARI layer the recording
-// with the channel.
+// recordingLine is pbxbridge's log line for the request it made to the PBX for a call's
+// recording: the engine logs the call's id with its channel, the ARI and ESL layers the
+// recording with the channel.
 func recordingLine(t *testing.T, callID string) string {
 	t.Helper()
 	started := logLines("msg=\"call started\"", "call_id="+callID)
@@ -70,15 +70,18 @@ func recordingLine(t *testing.T, callID string) string {
 // carries the caller's audio.
 func TestPlivoRecordKey(t *testing.T) {
 	t.Parallel()
-	slot(t)
+	onPBXs(t, plivoRecordKey)
+}
+
+func plivoRecordKey(t *testing.T, p pbx) {
 	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
+	c := newCall(t, "plivo").on(p)
 	c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" fileFormat="wav"/><Redirect>` +
 		c.url("never") + `</Redirect></Response>`
 	c.serve("after", plivoRedirect(c.url("next")))
 	c.serve("next", hangupDoc)
 	c.ok("cb")
-	c.local("s")
+	c.dial(ctx, "s")
 
 	act := c.wait(ctx, "after")
 	wantForm(t, "action", act)
@@ -101,10 +104,15 @@ func TestPlivoRecordKey(t *testing.T) {
 	if coef := correlation(sound(t, "tt-weasels"), rec); coef < 0.6 {
 		t.Errorf("the recording does not carry tt-weasels: correlation %.3f", coef)
 	}
+	// On FreeSWITCH the record application (it logs no mode), whole seconds.
 	line := recordingLine(t, act.Get("CallUUID"))
-	for k, want := range map[string]string{"max": "1m0s", "silence": "15s", "keys": "#", "beep": "true", "mode": "direct"} {
+	defaults := map[string]string{"max": "1m0s", "silence": "15s", "keys": "#", "beep": "true", "mode": "direct"}
+	if p.kind() == freeswitch {
+		defaults = map[string]string{"max": "60", "silence": "15", "keys": "#", "beep": "true", "mode": ""}
+	}
+	for k, want := range defaults {
 		if got := logValue(line, k); got != want {
-			t.Errorf("pbxbridge asked Asterisk for %s=%s, want %s (Plivo's default)\n%s", k, got, want, line)
+			t.Errorf("pbxbridge asked %s for %s=%s, want %s (Plivo's default)\n%s", p, k, got, want, line)
 		}
 	}
 	c.waitStatus(ctx)
@@ -116,28 +124,29 @@ func TestPlivoRecordKey(t *testing.T) {
 // speech (tail trimmed to 200 ms, as Asterisk does) and carries the audio SIPp sent.
 func TestPlivoRecordSilence(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record action="` + c.url("after") + `" timeout="2" maxLength="30" playBeep="false" fileFormat="wav"/></Response>`
-	c.serve("after", hangupDoc)
-	c.sip(ctx, "uac_pcap_remote_bye.xml")
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Record action="` + c.url("after") + `" timeout="2" maxLength="30" playBeep="false" fileFormat="wav"/></Response>`
+		c.serve("after", hangupDoc)
+		c.dial(ctx, "sip")
 
-	act := c.wait(ctx, "after")
-	wantFields(t, "action", act, plivoActionFields)
-	wantValues(t, "action", act, map[string]string{"Digits": "", "CallStatus": "in-progress", "To": c.number})
-	ms := plivoRecording(t, "action", act, "wav")
-	within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 7, 1)
-	rec := wavFile(t, recording(t, act.Get("RecordUrl"), "audio/wav"), 1)
-	within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 50)
-	if coef := correlation(sipAudio(t), rec); coef < 0.6 {
-		t.Errorf("the recording does not carry the sent audio: correlation %.3f", coef)
-	}
-	// A silence stop keeps 200 ms of the trailing silence (record.md §3.1, Open).
-	if _, trail := quietEdges(rec, 100); trail > 300*time.Millisecond {
-		t.Errorf("%s of trailing silence kept after a silence stop; want about 200 ms", trail)
-	}
-	c.waitStatus(ctx)
+		act := c.wait(ctx, "after")
+		wantFields(t, "action", act, plivoActionFields)
+		wantValues(t, "action", act, map[string]string{"Digits": "", "CallStatus": "in-progress", "To": c.number})
+		ms := plivoRecording(t, "action", act, "wav")
+		within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 7, 1)
+		rec := wavFile(t, recording(t, act.Get("RecordUrl"), "audio/wav"), 1)
+		within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 50)
+		if coef := correlation(sipAudio(t), rec); coef < 0.6 {
+			t.Errorf("the recording does not carry the sent audio: correlation %.3f", coef)
+		}
+		// A silence stop keeps 200 ms of the trailing silence (record.md §3.1, Open).
+		if _, trail := quietEdges(rec, 100); trail > 300*time.Millisecond {
+			t.Errorf("%s of trailing silence kept after a silence stop; want about 200 ms", trail)
+		}
+		c.waitStatus(ctx)
+	})
 }
 
 // TestPlivoRecordMaxLength: maxLength="3" on a SIP call with 7 s of speech: about 3 s recorded
@@ -146,29 +155,30 @@ func TestPlivoRecordSilence(t *testing.T) {
 // flows without gaps.
 func TestPlivoRecordMaxLength(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record action="` + c.url("after") + `" maxLength="3" playBeep="false"/></Response>`
-	c.serve("after", hangupDoc)
-	c.sip(ctx, "uac_pcap_remote_bye.xml")
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Record action="` + c.url("after") + `" maxLength="3" playBeep="false"/></Response>`
+		c.serve("after", hangupDoc)
+		c.dial(ctx, "sip")
 
-	act := c.wait(ctx, "after")
-	wantFields(t, "action", act, plivoActionFields)
-	wantValues(t, "action", act, map[string]string{"Digits": "", "CallStatus": "in-progress", "To": c.number})
-	ms := plivoRecording(t, "action", act, "mp3")
-	within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 3, 1)
-	if el := num(t, "RecordingEndMs", act.Get("RecordingEndMs")) - num(t, "RecordingStartMs", act.Get("RecordingStartMs")); el < 2900 || el > 4300 {
-		t.Errorf("RecordingEndMs-RecordingStartMs = %.0f ms, want about 3 s", el)
-	}
-	rec := mp3File(t, recording(t, act.Get("RecordUrl"), "audio/mpeg"))
-	within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 100)
-	src := sipAudio(t)
-	head := audio.PCM{Rate: 8000, Channels: 1, Samples: src.Samples[:min(len(src.Samples), int(ms)*8)]}
-	if coef := correlation(head, mono8k(t, rec)); coef < 0.6 {
-		t.Errorf("the recording is not the start of the sent audio: correlation %.3f", coef)
-	}
-	c.waitStatus(ctx)
+		act := c.wait(ctx, "after")
+		wantFields(t, "action", act, plivoActionFields)
+		wantValues(t, "action", act, map[string]string{"Digits": "", "CallStatus": "in-progress", "To": c.number})
+		ms := plivoRecording(t, "action", act, "mp3")
+		within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 3, 1)
+		if el := num(t, "RecordingEndMs", act.Get("RecordingEndMs")) - num(t, "RecordingStartMs", act.Get("RecordingStartMs")); el < 2900 || el > 4300 {
+			t.Errorf("RecordingEndMs-RecordingStartMs = %.0f ms, want about 3 s", el)
+		}
+		rec := mp3File(t, recording(t, act.Get("RecordUrl"), "audio/mpeg"))
+		within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 100)
+		src := sipAudio(t)
+		head := audio.PCM{Rate: 8000, Channels: 1, Samples: src.Samples[:min(len(src.Samples), int(ms)*8)]}
+		if coef := correlation(head, mono8k(t, rec)); coef < 0.6 {
+			t.Errorf("the recording is not the start of the sent audio: correlation %.3f", coef)
+		}
+		c.waitStatus(ctx)
+	})
 }
 
 // TestPlivoRecordHangup: the caller hangs up during the recording (Local/hang). The audio is
@@ -176,14 +186,17 @@ func TestPlivoRecordMaxLength(t *testing.T) {
 // callbackUrl follows.
 func TestPlivoRecordHangup(t *testing.T) {
 	t.Parallel()
-	slot(t)
+	onPBXs(t, plivoRecordHangup)
+}
+
+func plivoRecordHangup(t *testing.T, p pbx) {
 	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
+	c := newCall(t, "plivo").on(p)
 	c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" playBeep="false"/><Redirect>` +
 		c.url("never") + `</Redirect></Response>`
 	c.serve("after", plivoRedirect(c.url("never2")))
 	c.ok("cb")
-	c.local("hang")
+	c.dial(ctx, "hang")
 
 	act := c.wait(ctx, "after")
 	wantForm(t, "action", act)
@@ -209,18 +222,19 @@ func TestPlivoRecordHangup(t *testing.T) {
 // no callbackUrl, and the next element runs (record.md §4, Open).
 func TestPlivoRecordFailed(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.app = "plivo-tiny"
-	c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" playBeep="false"/><Redirect>` +
-		c.url("next") + `</Redirect></Response>`
-	c.serve("next", hangupDoc)
-	c.ok("after", "cb")
-	c.local("s")
-	c.wait(ctx, "next")
-	c.waitStatus(ctx)
-	c.notRequested("after", "cb")
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.app = "plivo-tiny"
+		c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" playBeep="false"/><Redirect>` +
+			c.url("next") + `</Redirect></Response>`
+		c.serve("next", hangupDoc)
+		c.ok("after", "cb")
+		c.dial(ctx, "s")
+		c.wait(ctx, "next")
+		c.waitStatus(ctx)
+		c.notRequested("after", "cb")
+	})
 }
 
 // TestPlivoRecordSessionFailed: a recordSession whose file cannot be stored at the end (the
@@ -228,21 +242,22 @@ func TestPlivoRecordFailed(t *testing.T) {
 // in background modes the failure is only logged).
 func TestPlivoRecordSessionFailed(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.app = "plivo-tiny"
-	c.doc = `<Response><Record recordSession="true" maxLength="30" action="` + c.url("after") + `" redirect="false" callbackUrl="` +
-		c.url("cb") + `"/><Wait length="2"/><Hangup/></Response>`
-	c.ok("after", "cb")
-	c.local("s")
-	act := c.wait(ctx, "after")
-	wantValues(t, "action", act, map[string]string{"RecordingDuration": "-1", "RecordingDurationMs": "-1"})
-	c.waitStatus(ctx)
-	c.notRequested("cb")
-	if n := c.count("after"); n != 1 {
-		t.Errorf("the action was requested %d times, want once (at start)", n)
-	}
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.app = "plivo-tiny"
+		c.doc = `<Response><Record recordSession="true" maxLength="30" action="` + c.url("after") + `" redirect="false" callbackUrl="` +
+			c.url("cb") + `"/><Wait length="2"/><Hangup/></Response>`
+		c.ok("after", "cb")
+		c.dial(ctx, "s")
+		act := c.wait(ctx, "after")
+		wantValues(t, "action", act, map[string]string{"RecordingDuration": "-1", "RecordingDurationMs": "-1"})
+		c.waitStatus(ctx)
+		c.notRequested("cb")
+		if n := c.count("after"); n != 1 {
+			t.Errorf("the action was requested %d times, want once (at start)", n)
+		}
+	})
 }
 
 // TestPlivoRecordEmpty: Local/dtmf sends 1, 2, # and no audio. The default finishOnKey '#'
@@ -250,81 +265,83 @@ func TestPlivoRecordSessionFailed(t *testing.T) {
 // (record.md §4, Open): the action and callbackUrl are sent and the (empty) file is stored.
 func TestPlivoRecordEmpty(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" playBeep="false"/></Response>`
-	c.serve("after", hangupDoc)
-	c.ok("cb")
-	c.local("dtmf")
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" playBeep="false"/></Response>`
+		c.serve("after", hangupDoc)
+		c.ok("cb")
+		c.dial(ctx, "dtmf")
 
-	act := c.wait(ctx, "after")
-	wantFields(t, "action", act, plivoActionFields)
-	plivoCallValues(t, "action", act, c, "in-progress")
-	wantValues(t, "action", act, map[string]string{"Digits": "#", "RecordingDuration": "0", "RecordingDurationMs": "0"})
-	plivoRecording(t, "action", act, "mp3")
-	cb := c.wait(ctx, "cb")
-	wantFields(t, "callbackUrl", cb, plivoCallbackFields)
-	plivoSame(t, "callbackUrl", cb, act)
-	data := recording(t, act.Get("RecordUrl"), "audio/mpeg")
-	if p, err := audio.DecodeMP3(data); err == nil && p.Duration() > 100*time.Millisecond {
-		t.Errorf("the empty recording decodes to %s of audio", p.Duration())
-	}
-	c.waitStatus(ctx)
+		act := c.wait(ctx, "after")
+		wantFields(t, "action", act, plivoActionFields)
+		plivoCallValues(t, "action", act, c, "in-progress")
+		wantValues(t, "action", act, map[string]string{"Digits": "#", "RecordingDuration": "0", "RecordingDurationMs": "0"})
+		plivoRecording(t, "action", act, "mp3")
+		cb := c.wait(ctx, "cb")
+		wantFields(t, "callbackUrl", cb, plivoCallbackFields)
+		plivoSame(t, "callbackUrl", cb, act)
+		data := recording(t, act.Get("RecordUrl"), "audio/mpeg")
+		if p, err := audio.DecodeMP3(data); err == nil && p.Duration() > 100*time.Millisecond {
+			t.Errorf("the empty recording decodes to %s of audio", p.Duration())
+		}
+		c.waitStatus(ctx)
+	})
 }
 
 // TestPlivoRecordGET: method="GET" and callbackMethod="GET" put the parameters in the query.
 func TestPlivoRecordGET(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record action="` + c.url("after") + `" method="GET" callbackUrl="` + c.url("cb") +
-		`" callbackMethod="GET" playBeep="false"/></Response>`
-	c.serve("after", hangupDoc)
-	c.ok("cb")
-	c.local("s")
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Record action="` + c.url("after") + `" method="GET" callbackUrl="` + c.url("cb") +
+			`" callbackMethod="GET" playBeep="false"/></Response>`
+		c.serve("after", hangupDoc)
+		c.ok("cb")
+		c.dial(ctx, "s")
 
-	act := c.wait(ctx, "after")
-	wantGET(t, "action", act)
-	wantFields(t, "action", act, plivoActionFields)
-	wantValues(t, "action", act, map[string]string{"Digits": "#"})
-	plivoRecording(t, "action", act, "mp3")
-	cb := c.wait(ctx, "cb")
-	wantGET(t, "callbackUrl", cb)
-	wantFields(t, "callbackUrl", cb, plivoCallbackFields)
-	plivoSame(t, "callbackUrl", cb, act)
-	c.waitStatus(ctx)
+		act := c.wait(ctx, "after")
+		wantGET(t, "action", act)
+		wantFields(t, "action", act, plivoActionFields)
+		wantValues(t, "action", act, map[string]string{"Digits": "#"})
+		plivoRecording(t, "action", act, "mp3")
+		cb := c.wait(ctx, "cb")
+		wantGET(t, "callbackUrl", cb)
+		wantFields(t, "callbackUrl", cb, plivoCallbackFields)
+		plivoSame(t, "callbackUrl", cb, act)
+		c.waitStatus(ctx)
+	})
 }
 
 // TestPlivoRecordRedirectFalse: redirect="false": the action is still requested (its XML is
 // ignored) and the next element runs.
 func TestPlivoRecordRedirectFalse(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record action="` + c.url("after") + `" redirect="false" playBeep="false"/><Redirect>` +
-		c.url("next") + `</Redirect></Response>`
-	c.serve("after", plivoRedirect(c.url("never")))
-	c.serve("next", hangupDoc)
-	c.local("s")
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Record action="` + c.url("after") + `" redirect="false" playBeep="false"/><Redirect>` +
+			c.url("next") + `</Redirect></Response>`
+		c.serve("after", plivoRedirect(c.url("never")))
+		c.serve("next", hangupDoc)
+		c.dial(ctx, "s")
 
-	act := c.wait(ctx, "after")
-	wantForm(t, "action", act)
-	wantFields(t, "action", act, plivoActionFields)
-	wantValues(t, "action", act, map[string]string{"Digits": "#"})
-	plivoRecording(t, "action", act, "mp3")
-	c.wait(ctx, "next")
-	c.waitStatus(ctx)
-	c.notRequested("never")
+		act := c.wait(ctx, "after")
+		wantForm(t, "action", act)
+		wantFields(t, "action", act, plivoActionFields)
+		wantValues(t, "action", act, map[string]string{"Digits": "#"})
+		plivoRecording(t, "action", act, "mp3")
+		c.wait(ctx, "next")
+		c.waitStatus(ctx)
+		c.notRequested("never")
+	})
 }
 
 // TestPlivoRecordPlayBeep: the default (playBeep true) plays the beep to the caller before
 // recording; playBeep="false" plays nothing. The recording never holds it.
 func TestPlivoRecordPlayBeep(t *testing.T) {
 	t.Parallel()
-	beep := sound(t, "beep")
 	for _, on := range []bool{true, false} {
 		name := "false"
 		if on {
@@ -332,32 +349,34 @@ func TestPlivoRecordPlayBeep(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			slot(t)
-			ctx := plivoCtx(t)
-			c := newCall(t, "plivo")
-			attr := ""
-			if !on {
-				attr = ` playBeep="false"`
-			}
-			c.doc = `<Response><Record` + attr + ` fileFormat="wav" action="` + c.url("after") + `"/></Response>`
-			c.serve("after", hangupDoc)
-			ear := c.localHeard("s")
-			act := c.wait(ctx, "after")
-			wantValues(t, "action", act, map[string]string{"Digits": "#"})
-			rec := wavFile(t, recording(t, act.Get("RecordUrl"), "audio/wav"), 1)
-			heard := ear.audio(ctx)
-			hc, rc := correlation(beep, heard), correlation(beep, rec)
-			t.Logf("heard %.2f s, loud %s, beep correlation %.3f; in the recording %.3f", heard.Duration().Seconds(), loud(heard, 300), hc, rc)
-			if on && hc < 0.8 {
-				t.Errorf("the caller did not hear the beep: correlation %.3f", hc)
-			}
-			if !on && peak(heard) > 500 {
-				t.Errorf("the caller heard something (peak %d) though playBeep is false", peak(heard))
-			}
-			if rc > 0.5 {
-				t.Errorf("the beep is in the recording: correlation %.3f", rc)
-			}
-			c.waitStatus(ctx)
+			onPBXs(t, func(t *testing.T, p pbx) {
+				ctx := plivoCtx(t)
+				c := newCall(t, "plivo").on(p)
+				attr := ""
+				if !on {
+					attr = ` playBeep="false"`
+				}
+				beep := beepOf(t, p)
+				c.doc = `<Response><Record` + attr + ` fileFormat="wav" action="` + c.url("after") + `"/></Response>`
+				c.serve("after", hangupDoc)
+				ear := c.dialHeard(ctx, "s")
+				act := c.wait(ctx, "after")
+				wantValues(t, "action", act, map[string]string{"Digits": "#"})
+				rec := wavFile(t, recording(t, act.Get("RecordUrl"), "audio/wav"), 1)
+				heard := ear.audio(ctx)
+				hc, rc := correlation(beep, heard), correlation(beep, rec)
+				t.Logf("heard %.2f s, loud %s, beep correlation %.3f; in the recording %.3f", heard.Duration().Seconds(), loud(heard, 300), hc, rc)
+				if on && hc < 0.8 {
+					t.Errorf("the caller did not hear the beep: correlation %.3f", hc)
+				}
+				if !on && peak(heard) > 500 {
+					t.Errorf("the caller heard something (peak %d) though playBeep is false", peak(heard))
+				}
+				if rc > 0.5 {
+					t.Errorf("the beep is in the recording: correlation %.3f", rc)
+				}
+				c.waitStatus(ctx)
+			})
 		})
 	}
 }
@@ -366,17 +385,18 @@ func TestPlivoRecordPlayBeep(t *testing.T) {
 // ends the recording (before the '#').
 func TestPlivoRecordFinishOnKey(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record finishOnKey="*2" action="` + c.url("after") + `" playBeep="false"/></Response>`
-	c.serve("after", hangupDoc)
-	c.local("dtmf")
-	act := c.wait(ctx, "after")
-	wantFields(t, "action", act, plivoActionFields)
-	wantValues(t, "action", act, map[string]string{"Digits": "2", "RecordingDuration": "0"})
-	plivoRecording(t, "action", act, "mp3")
-	c.waitStatus(ctx)
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Record finishOnKey="*2" action="` + c.url("after") + `" playBeep="false"/></Response>`
+		c.serve("after", hangupDoc)
+		c.dial(ctx, "dtmf")
+		act := c.wait(ctx, "after")
+		wantFields(t, "action", act, plivoActionFields)
+		wantValues(t, "action", act, map[string]string{"Digits": "2", "RecordingDuration": "0"})
+		plivoRecording(t, "action", act, "mp3")
+		c.waitStatus(ctx)
+	})
 }
 
 // TestPlivoRecordSession: recordSession="true" on a SIP call. The action is requested at once
@@ -387,16 +407,19 @@ func TestPlivoRecordFinishOnKey(t *testing.T) {
 // recording is stereo: the caller on the left, what the caller heard on the right.
 func TestPlivoRecordSession(t *testing.T) {
 	t.Parallel()
-	slot(t)
+	onPBXs(t, plivoRecordSession)
+}
+
+func plivoRecordSession(t *testing.T, p pbx) {
 	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
+	c := newCall(t, "plivo").on(p)
 	tone := chirp(1500*time.Millisecond, 6000)
 	c.serveAudio("chirp.wav", tone)
 	c.doc = `<Response><Record recordSession="true" action="` + c.url("after") + `" callbackUrl="` + c.url("cb") +
 		`" fileFormat="wav" maxLength="30"/><Redirect>` + c.url("never") + `</Redirect></Response>`
 	c.serve("after", `<Response><Play>`+c.url("chirp.wav")+`</Play><Wait length="5"/><Hangup/></Response>`)
 	c.ok("cb")
-	c.sip(ctx, "uac_pcap_remote_bye.xml")
+	c.dial(ctx, "sip")
 
 	act := c.wait(ctx, "after")
 	if d := act.At.Sub(c.answered(ctx).At); d > 2*time.Second {
@@ -444,24 +467,25 @@ func TestPlivoRecordSession(t *testing.T) {
 // file of the whole call (with callbackMethod and no action).
 func TestPlivoRecordSessionMono(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record recordSession="true" recordChannelType="mono" fileFormat="wav" maxLength="30" callbackUrl="` +
-		c.url("cb") + `"/><Wait length="5"/><Hangup/></Response>`
-	c.ok("cb")
-	c.local("s")
-	cb := c.wait(ctx, "cb")
-	wantFields(t, "callbackUrl", cb, withHangup(plivoCallbackFields))
-	plivoCallValues(t, "callbackUrl", cb, c, "completed")
-	ms := plivoRecording(t, "callbackUrl", cb, "wav")
-	within(t, "RecordingDuration", num(t, "RecordingDuration", cb.Get("RecordingDuration")), 5, 1)
-	rec := wavFile(t, recording(t, cb.Get("RecordUrl"), "audio/wav"), 1)
-	within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 50)
-	if coef := correlation(sound(t, "tt-weasels"), rec); coef < 0.6 {
-		t.Errorf("the recording does not carry tt-weasels: correlation %.3f", coef)
-	}
-	c.waitStatus(ctx)
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Record recordSession="true" recordChannelType="mono" fileFormat="wav" maxLength="30" callbackUrl="` +
+			c.url("cb") + `"/><Wait length="5"/><Hangup/></Response>`
+		c.ok("cb")
+		c.dial(ctx, "s")
+		cb := c.wait(ctx, "cb")
+		wantFields(t, "callbackUrl", cb, withHangup(plivoCallbackFields))
+		plivoCallValues(t, "callbackUrl", cb, c, "completed")
+		ms := plivoRecording(t, "callbackUrl", cb, "wav")
+		within(t, "RecordingDuration", num(t, "RecordingDuration", cb.Get("RecordingDuration")), 5, 1)
+		rec := wavFile(t, recording(t, cb.Get("RecordUrl"), "audio/wav"), 1)
+		within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 50)
+		if coef := correlation(sound(t, "tt-weasels"), rec); coef < 0.6 {
+			t.Errorf("the recording does not carry tt-weasels: correlation %.3f", coef)
+		}
+		c.waitStatus(ctx)
+	})
 }
 
 // TestPlivoRecordStartOnDialAnswer: startOnDialAnswer="true" arms the next Dial, which
@@ -470,33 +494,34 @@ func TestPlivoRecordSessionMono(t *testing.T) {
 // callbackUrl is never sent.
 func TestPlivoRecordStartOnDialAnswer(t *testing.T) {
 	t.Parallel()
-	slot(t)
-	ctx := plivoCtx(t)
-	c := newCall(t, "plivo")
-	c.doc = `<Response><Record startOnDialAnswer="true" action="` + c.url("after") + `" redirect="false" callbackUrl="` +
-		c.url("cb") + `" maxLength="30"/><Redirect>` + c.url("next") + `</Redirect></Response>`
-	c.serve("after", plivoRedirect(c.url("never")))
-	c.serve("next", `<Response><Wait length="2"/><Hangup/></Response>`)
-	c.ok("cb")
-	c.local("s")
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Record startOnDialAnswer="true" action="` + c.url("after") + `" redirect="false" callbackUrl="` +
+			c.url("cb") + `" maxLength="30"/><Redirect>` + c.url("next") + `</Redirect></Response>`
+		c.serve("after", plivoRedirect(c.url("never")))
+		c.serve("next", `<Response><Wait length="2"/><Hangup/></Response>`)
+		c.ok("cb")
+		c.dial(ctx, "s")
 
-	act := c.wait(ctx, "after")
-	if d := act.At.Sub(c.answered(ctx).At); d > 2*time.Second {
-		t.Errorf("the action came %s after the call started: it is due when the element runs", d)
-	}
-	wantForm(t, "action", act)
-	wantFields(t, "action", act, plivoActionFields)
-	wantValues(t, "action", act, map[string]string{"Digits": "", "RecordingDuration": "-1", "RecordingDurationMs": "-1",
-		"RecordingStartMs": "-1", "RecordingEndMs": "-1"})
-	c.wait(ctx, "next")
-	c.waitStatus(ctx)
-	resp, err := http.Get(act.Get("RecordUrl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("RecordUrl answers %d, want 404: nothing may be recorded without a Dial", resp.StatusCode)
-	}
-	c.notRequested("cb", "never")
+		act := c.wait(ctx, "after")
+		if d := act.At.Sub(c.answered(ctx).At); d > 2*time.Second {
+			t.Errorf("the action came %s after the call started: it is due when the element runs", d)
+		}
+		wantForm(t, "action", act)
+		wantFields(t, "action", act, plivoActionFields)
+		wantValues(t, "action", act, map[string]string{"Digits": "", "RecordingDuration": "-1", "RecordingDurationMs": "-1",
+			"RecordingStartMs": "-1", "RecordingEndMs": "-1"})
+		c.wait(ctx, "next")
+		c.waitStatus(ctx)
+		resp, err := http.Get(act.Get("RecordUrl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("RecordUrl answers %d, want 404: nothing may be recorded without a Dial", resp.StatusCode)
+		}
+		c.notRequested("cb", "never")
+	})
 }

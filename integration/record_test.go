@@ -29,22 +29,30 @@ func num(t *testing.T, what, s string) float64 {
 	return v
 }
 
-// TestFlexMLRecordFinishKey: Local channel, about 3 s of speech then '#'. CarrierX's default
-// finishOnKey (any key) ends it; the action gets the recording and its FlexML runs.
+// TestFlexMLRecordFinishKey: about 3 s of speech then '#' (caller s). CarrierX's default
+// finishOnKey (any key) ends it; the action gets the recording and its FlexML runs;
+// callbackUrl names the same recording with the same fields.
 func TestFlexMLRecordFinishKey(t *testing.T) {
 	t.Parallel()
+	onPBXs(t, flexMLRecordFinishKey)
+}
+
+func flexMLRecordFinishKey(t *testing.T, p pbx) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := newCall(t, "flexml")
+	c := newCall(t, "flexml").on(p)
 	c.doc = `<Response><Record action="` + c.path("after") + `" callbackUrl="` + c.path("recorded") + `"/></Response>`
 	env.app.Document(c.path("after"), hangupDoc)
 	env.app.Status(c.path("recorded"), 200)
-	c.local("s")
+	c.dial(ctx, "s")
 
 	act := c.wait(ctx, "after")
 	if act.Method != "POST" || act.Header.Get("Content-Type") != "application/json; charset=utf-8" {
 		t.Errorf("action: %s %q, want a JSON POST", act.Method, act.Header.Get("Content-Type"))
 	}
+	wantJSONPost(t, "action", act)
+	wantFields(t, "action", act, carrierxFields)
+	carrierxCall(t, "action", act, "in-progress")
 	for k, want := range map[string]string{"RecordingStatus": "completed", "Digits": "#", "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2.0", "TranscriptionStatus": ""} {
 		if got := act.Get(k); got != want {
 			t.Errorf("action %s = %q, want %q", k, got, want)
@@ -54,36 +62,44 @@ func TestFlexMLRecordFinishKey(t *testing.T) {
 		t.Errorf("RecordingDuration is %T in the JSON body, want a number", act.JSON["RecordingDuration"])
 	}
 	within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 3, 1)
+	within(t, "RecordingDuration", carrierxStored(t, "action", act, "#"), 3, 1)
 	cb := c.wait(ctx, "recorded")
+	wantFields(t, "callbackUrl", cb, carrierxFields)
 	if cb.Get("RecordingSid") != act.Get("RecordingSid") || cb.Get("RecordingUrl") == "" {
 		t.Errorf("callbackUrl names %q, action %q", cb.Get("RecordingSid"), act.Get("RecordingSid"))
+	}
+	if cb.Get("RecordingDuration") != act.Get("RecordingDuration") {
+		t.Errorf("callbackUrl says %s s, action %s s", cb.Get("RecordingDuration"), act.Get("RecordingDuration"))
 	}
 	data, hdr := fetch(t, act.Get("RecordingUrl"))
 	if hdr.Get("Content-Type") != "audio/wav" {
 		t.Errorf("Content-Type %q, want audio/wav", hdr.Get("Content-Type"))
 	}
-	pcm, err := audio.ParseWAV(data)
-	if err != nil {
-		t.Fatalf("stored file: %v", err)
+	rec := wavFile(t, data, 1)
+	if rec.Rate != 8000 || rec.Channels != 1 {
+		t.Errorf("stored file is %d Hz, %d channels; want 8000 Hz mono", rec.Rate, rec.Channels)
 	}
-	if pcm.Rate != 8000 || pcm.Channels != 1 {
-		t.Errorf("stored file is %d Hz, %d channels; want 8000 Hz mono", pcm.Rate, pcm.Channels)
-	}
-	within(t, "stored duration (s)", pcm.Duration().Seconds(), num(t, "RecordingDuration", act.Get("RecordingDuration")), 0.5)
+	within(t, "stored duration (s)", rec.Duration().Seconds(), num(t, "RecordingDuration", act.Get("RecordingDuration")), 0.5)
+	within(t, "stored duration (s)", rec.Duration().Seconds(), 3, 1)
 	c.waitStatus(ctx)
 }
 
-// TestPlivoRecordSIP: a SIP call with 7 s of G.711 speech then an RFC 4733 '#'. The stored
-// MP3 (Plivo's default format) must carry the audio SIPp sent.
+// TestPlivoRecordSIP: a SIP call with 7 s of G.711 speech then an RFC 4733 '#' (on
+// FreeSWITCH the simulated caller says the same audio). The stored MP3 (Plivo's default
+// format) must carry the audio the caller sent.
 func TestPlivoRecordSIP(t *testing.T) {
 	t.Parallel()
+	onPBXs(t, plivoRecordSIP)
+}
+
+func plivoRecordSIP(t *testing.T, p pbx) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c := newCall(t, "plivo")
+	c := newCall(t, "plivo").on(p)
 	c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("recorded") + `" playBeep="false" maxLength="30"/></Response>`
 	env.app.Document(c.path("after"), hangupDoc)
 	env.app.Status(c.path("recorded"), 200)
-	c.sip(ctx, "uac_pcap_dtmf_remote_bye.xml")
+	c.dial(ctx, "sip-key")
 
 	act := c.wait(ctx, "after")
 	if act.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
