@@ -107,6 +107,9 @@ type session struct {
 	docURL string       // URL of the document being run, for RequestUrl
 	seqN   atomic.Int64 // outbox order within the call (background recordings add too)
 	answer bool         // the call has been answered
+	// hungUp: a verb (Hangup, Reject) has hung the call up; the engine must not hang it up
+	// again with another cause. Only the call's goroutine touches it.
+	hungUp bool
 	bgWG   sync.WaitGroup
 	// announced maps a background recording's name to the SID and URL its start announced
 	// (Plivo's action at start): the file and its callbacks must use those very values.
@@ -180,6 +183,11 @@ func (s *session) run(ctx context.Context) {
 		prog, err = s.execute(ctx, prog)
 	}
 	if errors.Is(err, ErrHangup) || context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), ErrHangup) {
+		return
+	}
+	if err == nil && s.hungUp {
+		// The document hung up itself: a second hangup, racing the first before the PBX has
+		// torn the call down, would replace its cause (a busy Reject's 486 became a 603).
 		return
 	}
 	if err != nil {

@@ -124,6 +124,7 @@ func (s *session) hangup(ctx context.Context, log *slog.Logger, v *translate.Han
 	}
 	s.setHangupCause("NORMAL_CLEARING")
 	err := s.call.Hangup(ctx, "NORMAL_CLEARING")
+	s.hungUp = err == nil || errors.Is(err, ErrHangup)
 	if errors.Is(err, ErrHangup) {
 		return nil
 	}
@@ -140,6 +141,7 @@ func (s *session) reject(ctx context.Context, reason string) error {
 	}
 	s.setHangupCause(cause)
 	err := s.call.Reject(ctx, reason)
+	s.hungUp = err == nil || errors.Is(err, ErrHangup)
 	if errors.Is(err, ErrHangup) {
 		return nil
 	}
