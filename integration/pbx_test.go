@@ -146,6 +146,10 @@ var callers = map[string]caller{
 	"sip-key": {sipp: "uac_pcap_dtmf_remote_bye.xml", script: sippScript("15550100001", true)},
 	// SIP from sipp: 7.05 s of speech, no key
 	"sip": {sipp: "uac_pcap_remote_bye.xml", script: sippScript("sipp", false)},
+	// SIP from sipp, never answered: the call must be refused as busy (486), within 60 s
+	"sip-busy": {sipp: "uac_busy.xml", script: func(*testing.T) eslsim.Script {
+		return eslsim.Script{From: "sipp", CallerName: "sipp", HangupAt: 60 * time.Second}
+	}},
 }
 
 // dial places the call from the named caller on the call's PBX. A SIPp call returns when

@@ -13,11 +13,13 @@ import (
 
 // TestVerbsAroundRecord runs the verbs real documents put around Record, in both dialects:
 // speech, a prompt fetched from the app, a pause, a redirect, and a hangup. pbxbridge must
-// fetch the prompt itself (Asterisk plays it from pbxbridge), honour the pause, follow the
-// redirect, and end the call with its status callback.
+// fetch the prompt itself (Asterisk plays it from pbxbridge; FreeSWITCH through
+// http_cache) so that the caller hears it, honour the pause, follow the redirect, and end the
+// call with its status callback, on both PBXs.
 func TestVerbsAroundRecord(t *testing.T) {
 	t.Parallel()
-	prompt, err := audio.EncodeWAV(tone(16000, 1, 0.5))
+	promptPCM := tone(16000, 1, 0.5)
+	prompt, err := audio.EncodeWAV(promptPCM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,31 +29,36 @@ func TestVerbsAroundRecord(t *testing.T) {
 	} {
 		t.Run(tc.dialect, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			c := newCall(t, tc.dialect)
-			env.app.Handle(c.path("prompt.wav"), func(apptest.Request) (int, string) { return http.StatusOK, string(prompt) })
-			c.doc = `<Response>` + tc.say + `<Play>` + c.url("prompt.wav") + `</Play>` + tc.pause +
-				`<Redirect>` + c.url("next") + `</Redirect><Hangup/></Response>`
-			env.app.Document(c.path("next"), `<Response>`+tc.pause+tc.hangup+`</Response>`)
-			start := time.Now()
-			c.local("long")
-			get := c.wait(ctx, "prompt.wav")
-			if get.Method != http.MethodGet {
-				t.Errorf("prompt fetched with %s", get.Method)
-			}
-			next := c.wait(ctx, "next")
-			st := c.waitStatus(ctx)
-			if d := next.At.Sub(get.At); d < time.Second {
-				t.Errorf("redirect %s after the prompt fetch; the prompt and a 1 s pause come between", d)
-			}
-			if d := st.At.Sub(next.At); d < time.Second {
-				t.Errorf("hung up %s after the redirect; the next document pauses 1 s first", d)
-			}
-			if tc.dialect == "plivo" && st.Get("HangupCause") != "NORMAL_CLEARING" {
-				t.Errorf("HangupCause = %q, want NORMAL_CLEARING", st.Get("HangupCause"))
-			}
-			t.Logf("call took %s", time.Since(start).Round(time.Millisecond))
+			onPBXs(t, func(t *testing.T, p pbx) {
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				c := newCall(t, tc.dialect).on(p)
+				env.app.Handle(c.path("prompt.wav"), func(apptest.Request) (int, string) { return http.StatusOK, string(prompt) })
+				c.doc = `<Response>` + tc.say + `<Play>` + c.url("prompt.wav") + `</Play>` + tc.pause +
+					`<Redirect>` + c.url("next") + `</Redirect><Hangup/></Response>`
+				env.app.Document(c.path("next"), `<Response>`+tc.pause+tc.hangup+`</Response>`)
+				start := time.Now()
+				ear := c.dialHeard(ctx, "long")
+				get := c.wait(ctx, "prompt.wav")
+				if get.Method != http.MethodGet {
+					t.Errorf("prompt fetched with %s", get.Method)
+				}
+				next := c.wait(ctx, "next")
+				st := c.waitStatus(ctx)
+				if d := next.At.Sub(get.At); d < time.Second {
+					t.Errorf("redirect %s after the prompt fetch; the prompt and a 1 s pause come between", d)
+				}
+				if d := st.At.Sub(next.At); d < time.Second {
+					t.Errorf("hung up %s after the redirect; the next document pauses 1 s first", d)
+				}
+				if tc.dialect == "plivo" && st.Get("HangupCause") != "NORMAL_CLEARING" {
+					t.Errorf("HangupCause = %q, want NORMAL_CLEARING", st.Get("HangupCause"))
+				}
+				t.Logf("call took %s", time.Since(start).Round(time.Millisecond))
+				if coef := correlation(promptPCM, ear.audio(ctx)); coef < 0.8 {
+					t.Errorf("the caller did not hear the prompt: correlation %.3f", coef)
+				}
+			})
 		})
 	}
 }
@@ -67,4 +74,71 @@ func tone(rate, channels int, secs float64) audio.PCM {
 		}
 	}
 	return p
+}
+
+// TestVerbsReject: refusing a call before it is answered, in both dialects and on both PBXs:
+// FlexML's <Reject reason="busy"/> and Plivo's <Hangup reason="busy"/> refuse it as busy (a
+// SIP 486, which the SIP caller requires; respond 486 on FreeSWITCH); the status callback
+// reports it ended (Plivo: HangupCause USER_BUSY), and nothing after the refusal runs.
+func TestVerbsReject(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ dialect, refuse string }{
+		{"flexml", `<Reject reason="busy"/>`},
+		{"plivo", `<Hangup reason="busy"/>`},
+	} {
+		t.Run(tc.dialect, func(t *testing.T) {
+			t.Parallel()
+			onPBXs(t, func(t *testing.T, p pbx) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				c := newCall(t, tc.dialect).on(p)
+				c.doc = `<Response>` + tc.refuse + `<Redirect>` + c.url("never") + `</Redirect></Response>`
+				c.dial(ctx, "sip-busy")
+				st := c.waitStatus(ctx)
+				wantValues(t, "status callback", st, map[string]string{"CallStatus": "completed"})
+				if tc.dialect == "plivo" {
+					wantValues(t, "status callback", st, map[string]string{"HangupCause": "USER_BUSY"})
+				}
+				if p.kind() == freeswitch {
+					<-c.fs.Done()
+					if cause := c.fs.HangupCause(); cause != "USER_BUSY" {
+						t.Errorf("FreeSWITCH hung the channel up with %q, want USER_BUSY (respond 486)", cause)
+					}
+				}
+				c.notRequested("never")
+			})
+		})
+	}
+}
+
+// TestVerbsPreAnswer: <PreAnswer> plays a prompt before the call is answered (early media),
+// then the document goes on: a pause, then hang up. The caller hears the prompt on both PBXs.
+func TestVerbsPreAnswer(t *testing.T) {
+	t.Parallel()
+	prompt := tone(8000, 1, 1)
+	for _, tc := range []struct{ dialect, pause string }{
+		{"flexml", `<Pause length="1"/>`},
+		{"plivo", `<Wait length="1"/>`},
+	} {
+		t.Run(tc.dialect, func(t *testing.T) {
+			t.Parallel()
+			onPBXs(t, func(t *testing.T, p pbx) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				c := newCall(t, tc.dialect).on(p)
+				c.serveAudio("prompt.wav", prompt)
+				c.doc = `<Response><PreAnswer><Play>` + c.url("prompt.wav") + `</Play></PreAnswer>` + tc.pause + `<Hangup/></Response>`
+				ear := c.dialHeard(ctx, "s")
+				c.wait(ctx, "prompt.wav")
+				st := c.waitStatus(ctx)
+				wantValues(t, "status callback", st, map[string]string{"CallStatus": "completed"})
+				heard := ear.audio(ctx)
+				coef := correlation(prompt, heard)
+				t.Logf("heard %.2f s, loud %s; prompt correlation %.3f", heard.Duration().Seconds(), loud(heard, 300), coef)
+				if coef < 0.8 {
+					t.Errorf("the caller did not hear the prompt: correlation %.3f", coef)
+				}
+			})
+		})
+	}
 }
