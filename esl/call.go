@@ -247,6 +247,24 @@ func (c *Call) probe(ctx context.Context) error {
 	return nil
 }
 
+// watchdog probes a quiet socket while the engine runs, so that a socket that dies while no
+// command or recording is waiting for FreeSWITCH (a Pause, a fetch) still ends the call within
+// about probeEvery, not when the next command times out.
+func (c *Call) watchdog(ctx context.Context) {
+	t := time.NewTicker(c.p.probeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.probe(ctx); err != nil {
+				return
+			}
+		}
+	}
+}
+
 // lost treats a dead socket as a hangup: the call cannot be controlled any more, and
 // FreeSWITCH hangs a channel up when its outbound socket goes away.
 func (c *Call) lost() {
