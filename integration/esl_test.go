@@ -35,32 +35,99 @@ func (c *call) fsScript(t *testing.T, sc eslsim.Script) *eslsim.Channel {
 	return ch
 }
 
-// TestFreeSWITCHSocketDrop (fault): the event socket dies 2.5 s into a FlexML recording.
-// pbxbridge treats the call as hung up: the recording made so far is stored and the action
-// and status callbacks go out; nothing is lost.
+// TestFreeSWITCHSocketDrop (fault): the event socket dies about 2.5 s into a recording
+// (foreground FlexML and Plivo, a Plivo session in the background). pbxbridge treats the
+// call as hung up: the recording made so far is stored and the action, callbackUrl and status
+// callbacks go out; nothing is lost.
 func TestFreeSWITCHSocketDrop(t *testing.T) {
 	t.Parallel()
-	ctx := plivoCtx(t)
-	c := newCall(t, "flexml")
-	c.doc = `<Response><Record action="` + c.path("after") + `" callbackUrl="` + c.path("recorded") + `"/></Response>`
-	env.app.Document(c.path("after"), hangupDoc)
-	env.app.Status(c.path("recorded"), 200)
-	ch := c.fsCall(t, 30*time.Second, 0)
-	// the recording (a media bug: FlexML records both directions) starts after the answer
-	// and the beep, about 0.5 s in
-	time.AfterFunc(3*time.Second, ch.DropSocket)
+	t.Run("flexml record", func(t *testing.T) {
+		t.Parallel()
+		slotFor(t, freeswitch)
+		ctx := plivoCtx(t)
+		c := newCall(t, "flexml")
+		c.doc = `<Response><Record action="` + c.path("after") + `" callbackUrl="` + c.path("recorded") + `"/></Response>`
+		env.app.Document(c.path("after"), hangupDoc)
+		env.app.Status(c.path("recorded"), 200)
+		ch := c.fsCall(t, 30*time.Second, 0)
+		// the recording (a media bug: FlexML records both directions) starts after the answer
+		// and the beep, about 0.5 s in
+		time.AfterFunc(3*time.Second, ch.DropSocket)
 
-	act := c.wait(ctx, "after")
-	carrierxCall(t, "action", act, "completed")
-	within(t, "RecordingDuration", carrierxStored(t, "action", act, ""), 2.5, 1)
-	cb := c.wait(ctx, "recorded")
-	if cb.Get("RecordingSid") != act.Get("RecordingSid") {
-		t.Errorf("callbackUrl names %q, action %q", cb.Get("RecordingSid"), act.Get("RecordingSid"))
-	}
-	// the audio recorded before the drop is stored
-	rec := storedWAV(t, act)
-	within(t, "stored duration (s)", rec.Duration().Seconds(), 2.5, 1)
-	c.waitStatus(ctx)
+		act := c.wait(ctx, "after")
+		carrierxCall(t, "action", act, "completed")
+		within(t, "RecordingDuration", carrierxStored(t, "action", act, ""), 2.5, 1)
+		cb := c.wait(ctx, "recorded")
+		if cb.Get("RecordingSid") != act.Get("RecordingSid") {
+			t.Errorf("callbackUrl names %q, action %q", cb.Get("RecordingSid"), act.Get("RecordingSid"))
+		}
+		// the audio recorded before the drop is stored
+		rec := storedWAV(t, act)
+		within(t, "stored duration (s)", rec.Duration().Seconds(), 2.5, 1)
+		c.waitStatus(ctx)
+	})
+	// Plivo's record application (after its 0.5 s beep): the action with the after-hangup
+	// parameters (its XML ignored), callbackUrl for the same recording, the MP3 stored.
+	t.Run("plivo record", func(t *testing.T) {
+		t.Parallel()
+		slotFor(t, freeswitch)
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo")
+		c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `"/><Redirect>` +
+			c.url("never") + `</Redirect></Response>`
+		c.serve("after", plivoRedirect(c.url("never2")))
+		c.ok("cb")
+		ch := c.fsCall(t, 30*time.Second, 0)
+		time.AfterFunc(3*time.Second, ch.DropSocket)
+
+		act := c.wait(ctx, "after")
+		wantForm(t, "action", act)
+		wantFields(t, "action", act, withHangup(plivoActionFields))
+		plivoCallValues(t, "action", act, c, "completed")
+		ms := plivoRecording(t, "action", act, "mp3")
+		within(t, "RecordingDuration", num(t, "RecordingDuration", act.Get("RecordingDuration")), 2.5, 1)
+		cb := c.wait(ctx, "cb")
+		wantFields(t, "callbackUrl", cb, withHangup(plivoCallbackFields))
+		plivoSame(t, "callbackUrl", cb, act)
+		rec := mp3File(t, recording(t, act.Get("RecordUrl"), "audio/mpeg"))
+		within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 100)
+		c.waitStatus(ctx)
+		c.notRequested("never", "never2")
+	})
+	// A background recording (Plivo recordSession, stereo): its action went out at start;
+	// callbackUrl follows the drop with the audio so far, and the file is stored.
+	t.Run("plivo recordSession", func(t *testing.T) {
+		t.Parallel()
+		slotFor(t, freeswitch)
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo")
+		c.doc = `<Response><Record recordSession="true" fileFormat="wav" maxLength="60" action="` + c.url("after") +
+			`" redirect="false" callbackUrl="` + c.url("cb") + `"/><Wait length="30"/><Hangup/></Response>`
+		c.ok("after", "cb")
+		ch := c.fsCall(t, 30*time.Second, 0)
+		time.AfterFunc(3*time.Second, ch.DropSocket)
+
+		act := c.wait(ctx, "after")
+		wantValues(t, "action", act, map[string]string{"RecordingDuration": "-1", "RecordingDurationMs": "-1"})
+		cb := c.wait(ctx, "cb")
+		// The drop ends the call; the document's 30 s Wait must not keep it "up" (nothing
+		// waits for FreeSWITCH during a Wait: the socket's watchdog notices the drop).
+		t.Logf("callbackUrl %s after the action at start", cb.At.Sub(act.At).Round(time.Millisecond))
+		if d := cb.At.Sub(act.At); d > 20*time.Second {
+			t.Errorf("callbackUrl came %s after the start: the dropped socket went unnoticed until the 30 s Wait ended", d)
+		}
+		wantFields(t, "callbackUrl", cb, withHangup(plivoCallbackFields))
+		wantValues(t, "callbackUrl", cb, map[string]string{"CallStatus": "completed", "RecordingID": act.Get("RecordingID"),
+			"RecordUrl": act.Get("RecordUrl")})
+		ms := plivoRecording(t, "callbackUrl", cb, "wav")
+		within(t, "RecordingDuration", num(t, "RecordingDuration", cb.Get("RecordingDuration")), 2.5, 1)
+		rec := wavFile(t, recording(t, cb.Get("RecordUrl"), "audio/wav"), 2)
+		within(t, "stored duration (ms) vs RecordingDurationMs", float64(rec.Duration().Milliseconds()), ms, 50)
+		c.waitStatus(ctx)
+		if n := c.count("after"); n != 1 {
+			t.Errorf("the action was requested %d times, want once (at start)", n)
+		}
+	})
 }
 
 // TestFreeSWITCHReorderedEvents (fault): the simulator delivers each pair of consecutive
