@@ -43,7 +43,7 @@ func TestFreeSWITCHSocketDrop(t *testing.T) {
 	t.Parallel()
 	t.Run("flexml record", func(t *testing.T) {
 		t.Parallel()
-		slotFor(t, freeswitch)
+		slot(t)
 		ctx := plivoCtx(t)
 		c := newCall(t, "flexml")
 		c.doc = `<Response><Record action="` + c.path("after") + `" callbackUrl="` + c.path("recorded") + `"/></Response>`
@@ -70,7 +70,7 @@ func TestFreeSWITCHSocketDrop(t *testing.T) {
 	// parameters (its XML ignored), callbackUrl for the same recording, the MP3 stored.
 	t.Run("plivo record", func(t *testing.T) {
 		t.Parallel()
-		slotFor(t, freeswitch)
+		slot(t)
 		ctx := plivoCtx(t)
 		c := newCall(t, "plivo")
 		c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `"/><Redirect>` +
@@ -98,7 +98,7 @@ func TestFreeSWITCHSocketDrop(t *testing.T) {
 	// callbackUrl follows the drop with the audio so far, and the file is stored.
 	t.Run("plivo recordSession", func(t *testing.T) {
 		t.Parallel()
-		slotFor(t, freeswitch)
+		slot(t)
 		ctx := plivoCtx(t)
 		c := newCall(t, "plivo")
 		c.doc = `<Response><Record recordSession="true" fileFormat="wav" maxLength="60" action="` + c.url("after") +
@@ -150,7 +150,7 @@ func TestFreeSWITCHReorderedEvents(t *testing.T) {
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			slotFor(t, fsReordered)
+			slot(t)
 			sc.body(t, fsReordered)
 		})
 	}
@@ -166,7 +166,7 @@ func TestFreeSWITCHRecordFileFailed(t *testing.T) {
 	// run; the status callback says failed; no action, no callbackUrl.
 	t.Run("flexml record application", func(t *testing.T) {
 		t.Parallel()
-		slotFor(t, fsNoRecordFile)
+		slot(t)
 		ctx := flexmlCtx(t)
 		c := newCall(t, "flexml").on(fsNoRecordFile)
 		c.doc = `<Response><Record direction="in" action="` + c.path("after") + `" errorAction="` + c.path("error") +
@@ -190,7 +190,7 @@ func TestFreeSWITCHRecordFileFailed(t *testing.T) {
 	// errorAction runs its FlexML, as on Asterisk (TestFlexMLRecordFailed).
 	t.Run("flexml uuid_record", func(t *testing.T) {
 		t.Parallel()
-		slotFor(t, fsNoRecordFile)
+		slot(t)
 		ctx := flexmlCtx(t)
 		c := newCall(t, "flexml").on(fsNoRecordFile)
 		c.doc = `<Response><Record action="` + c.path("after") + `" errorAction="` + c.path("error") +
@@ -216,7 +216,7 @@ func TestFreeSWITCHRecordFileFailed(t *testing.T) {
 	// the call is over, so nothing runs after it.
 	t.Run("plivo record application", func(t *testing.T) {
 		t.Parallel()
-		slotFor(t, fsNoRecordFile)
+		slot(t)
 		ctx := plivoCtx(t)
 		c := newCall(t, "plivo").on(fsNoRecordFile)
 		c.doc = `<Response><Record action="` + c.url("after") + `" callbackUrl="` + c.url("cb") + `" playBeep="false"/><Redirect>` +

@@ -60,30 +60,17 @@ func (p pbx) sim() eslsim.Options {
 }
 
 // onPBXs runs a scenario as a parallel subtest per PBX; each holds a slot for its calls.
+// Simulated FreeSWITCH calls share Asterisk's slots: they load no Asterisk, but the simulator,
+// pbxbridge and the tests' audio checks take the same 2 cores a starved Asterisk needs.
 func onPBXs(t *testing.T, body func(t *testing.T, p pbx)) {
 	t.Helper()
 	for _, p := range pbxs {
 		t.Run(string(p), func(t *testing.T) {
 			t.Parallel()
-			slotFor(t, p)
+			slot(t)
 			body(t, p)
 		})
 	}
-}
-
-// fsSlots bounds the simulated FreeSWITCH calls in flight, as slots does Asterisk's: they
-// load no Asterisk, so they have their own.
-var fsSlots = make(chan struct{}, 12)
-
-// slotFor takes a slot for calls on p for the rest of the test.
-func slotFor(t *testing.T, p pbx) {
-	t.Helper()
-	if p.kind() == asterisk {
-		slot(t)
-		return
-	}
-	fsSlots <- struct{}{}
-	t.Cleanup(func() { <-fsSlots })
 }
 
 // on sets the PBX a call is placed on.
