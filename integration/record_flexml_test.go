@@ -14,8 +14,10 @@ import (
 
 // CarrierX FlexML <Record> end to end (record.md §1, §4; callbacks.md §2): one test per
 // outcome and per attribute, asserting on what the application receives and on the stored
-// file. Local calls: s = 1 s, ~2.95 s of tt-weasels, '#', 10 s, hangup; long = tt-monkeys
-// (~16 s); dtmf = 2 s then 1, 2, # and no audio; hang = tt-weasels then hangup.
+// file, on both PBXs (pbx_test.go). Callers (a Local channel on Asterisk, a simulated call on
+// FreeSWITCH): s = 1 s, ~2.95 s of tt-weasels, '#', 10 s, hangup; long = tt-monkeys (~16 s);
+// dtmf = 2 s then 1, 2, # and no audio; hang = tt-weasels then hangup; sip-key and sip = a
+// SIP call's 7.05 s of speech (SIPp on Asterisk), with and without a '#' at 7.5 s.
 
 // flexmlCtx is the deadline of one test.
 func flexmlCtx(t *testing.T) context.Context {
