@@ -33,8 +33,9 @@ const faultApps = `  - name: fx-unreachable
 
 var faultAppNames = []string{"fx-unreachable", "fx-slow", "pl-fallback"}
 
-// faultCall is a Local call to an app of faultApps, or to a dialect's app with a misbehaving
-// answer handler.
+// faultCall is a call to an app of faultApps (named in the Stasis arguments on Asterisk, in
+// pbxbridge_app on FreeSWITCH), or to a dialect's app with a misbehaving answer handler. The
+// fault tests run on both PBXs.
 func faultCall(t *testing.T, dialect, app string) *call {
 	c := newCall(t, dialect)
 	c.app = app
@@ -84,58 +85,64 @@ func callID(r apptest.Request) string {
 // cleanly, the failure is logged with the call id, and the status callback is delivered.
 func TestFaultAnswerUnreachable(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c := faultCall(t, "flexml", "fx-unreachable")
-	c.local("s")
-	st := waitStatusOf(t, ctx, c, "fx-unreachable")
-	if st.Get("CallStatus") != "completed" {
-		t.Errorf("CallStatus = %q, want completed", st.Get("CallStatus"))
-	}
-	logLine(t, ctx, callID(st), `level=ERROR.*answer document http://127.0.0.1:9/answer`)
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c := faultCall(t, "flexml", "fx-unreachable").on(p)
+		c.dial(ctx, "s")
+		st := waitStatusOf(t, ctx, c, "fx-unreachable")
+		if st.Get("CallStatus") != "completed" {
+			t.Errorf("CallStatus = %q, want completed", st.Get("CallStatus"))
+		}
+		logLine(t, ctx, callID(st), `level=ERROR.*answer document http://127.0.0.1:9/answer`)
+	})
 }
 
 // TestFaultAnswerSlow: the answer URL answers after its read timeout (rt=400 ms, one retry,
 // tt=1.5 s). Both attempts time out; the call is hung up and the status callback delivered.
 func TestFaultAnswerSlow(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c := faultCall(t, "flexml", "fx-slow")
-	c.answer = func(apptest.Request) (int, string) {
-		time.Sleep(2 * time.Second)
-		return http.StatusOK, `<Response><Hangup/></Response>`
-	}
-	start := time.Now()
-	c.local("s")
-	st := waitStatusOf(t, ctx, c, "fx-slow")
-	if d := time.Since(start); d > 6*time.Second {
-		t.Errorf("the call took %s to end; the total timeout is 1.5 s", d)
-	}
-	logLine(t, ctx, callID(st), `level=ERROR.*read timeout`)
-	n := 0
-	for _, r := range env.app.Requests() {
-		if r.Path == "/answer/flexml" && r.Get("From") == c.number {
-			n++
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c := faultCall(t, "flexml", "fx-slow").on(p)
+		c.answer = func(apptest.Request) (int, string) {
+			time.Sleep(2 * time.Second)
+			return http.StatusOK, `<Response><Hangup/></Response>`
 		}
-	}
-	if n != 2 {
-		t.Errorf("answer URL requested %d times, want 2 (rc=1 retries a read timeout)", n)
-	}
+		start := time.Now()
+		c.dial(ctx, "s")
+		st := waitStatusOf(t, ctx, c, "fx-slow")
+		if d := time.Since(start); d > 6*time.Second {
+			t.Errorf("the call took %s to end; the total timeout is 1.5 s", d)
+		}
+		logLine(t, ctx, callID(st), `level=ERROR.*read timeout`)
+		n := 0
+		for _, r := range env.app.Requests() {
+			if r.Path == "/answer/flexml" && r.Get("From") == c.number {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("answer URL requested %d times, want 2 (rc=1 retries a read timeout)", n)
+		}
+	})
 }
 
 // TestFaultAnswerFallback: a Plivo app whose answer URL is down gets its fallback_url once,
 // with the same parameters, and the call runs the fallback's document.
 func TestFaultAnswerFallback(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c := faultCall(t, "plivo", "pl-fallback")
-	c.doc = `<Response><Redirect>` + c.url("ran") + `</Redirect></Response>`
-	env.app.Document(c.path("ran"), `<Response><Hangup/></Response>`)
-	c.local("s")
-	c.wait(ctx, "ran")
-	waitStatusOf(t, ctx, c, "pl-fallback")
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c := faultCall(t, "plivo", "pl-fallback").on(p)
+		c.doc = `<Response><Redirect>` + c.url("ran") + `</Redirect></Response>`
+		env.app.Document(c.path("ran"), `<Response><Hangup/></Response>`)
+		c.dial(ctx, "s")
+		c.wait(ctx, "ran")
+		waitStatusOf(t, ctx, c, "pl-fallback")
+	})
 }
 
 // TestFaultAnswerBad: each broken answer (HTTP errors, a body that is not XML, a document with
@@ -156,13 +163,15 @@ func TestFaultAnswerBad(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			c := newCall(t, tc.dialect)
-			c.answer = func(apptest.Request) (int, string) { return tc.status, tc.body }
-			c.local("s")
-			st := c.waitStatus(ctx)
-			logLine(t, ctx, callID(st), tc.logRe)
+			onPBXs(t, func(t *testing.T, p pbx) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				c := newCall(t, tc.dialect).on(p)
+				c.answer = func(apptest.Request) (int, string) { return tc.status, tc.body }
+				c.dial(ctx, "s")
+				st := c.waitStatus(ctx)
+				logLine(t, ctx, callID(st), tc.logRe)
+			})
 		})
 	}
 }
@@ -171,20 +180,22 @@ func TestFaultAnswerBad(t *testing.T) {
 // callbackUrl delivered; the call is hung up; the status callback is delivered.
 func TestFaultActionFails(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	c := newCall(t, "flexml")
-	c.doc = `<Response><Record action="` + c.path("after") + `" callbackUrl="` + c.path("recorded") + `"/><Say>not reached</Say></Response>`
-	env.app.Status(c.path("after"), http.StatusInternalServerError)
-	env.app.Status(c.path("recorded"), http.StatusOK)
-	c.local("s")
-	cb := c.wait(ctx, "recorded")
-	if cb.Get("RecordingStatus") != "completed" || cb.Get("RecordingUrl") == "" {
-		t.Errorf("callbackUrl: status %q url %q", cb.Get("RecordingStatus"), cb.Get("RecordingUrl"))
-	}
-	fetch(t, cb.Get("RecordingUrl"))
-	st := c.waitStatus(ctx)
-	logLine(t, ctx, callID(st), `level=ERROR.*action document`)
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		defer cancel()
+		c := newCall(t, "flexml").on(p)
+		c.doc = `<Response><Record action="` + c.path("after") + `" callbackUrl="` + c.path("recorded") + `"/><Say>not reached</Say></Response>`
+		env.app.Status(c.path("after"), http.StatusInternalServerError)
+		env.app.Status(c.path("recorded"), http.StatusOK)
+		c.dial(ctx, "s")
+		cb := c.wait(ctx, "recorded")
+		if cb.Get("RecordingStatus") != "completed" || cb.Get("RecordingUrl") == "" {
+			t.Errorf("callbackUrl: status %q url %q", cb.Get("RecordingStatus"), cb.Get("RecordingUrl"))
+		}
+		fetch(t, cb.Get("RecordingUrl"))
+		st := c.waitStatus(ctx)
+		logLine(t, ctx, callID(st), `level=ERROR.*action document`)
+	})
 }
 
 // TestAsteriskRestart restarts Asterisk while a call records. pbxbridge must reconnect, end the
