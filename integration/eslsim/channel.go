@@ -114,7 +114,6 @@ type Channel struct {
 	readingKeys bool
 	outbound    *conn
 	bugs        []*mediaBug
-	executed    []Exec
 	done        chan struct{}
 	gone        bool
 }
@@ -174,19 +173,6 @@ func (ch *Channel) Var(k string) string {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	return ch.getVarLocked(k)
-}
-
-// Exec is one application the channel ran, with the time it started.
-type Exec struct {
-	Name, Arg string
-	At        time.Time
-}
-
-// Executed lists the applications the channel has run so far (playback, record, ...), in order.
-func (ch *Channel) Executed() []Exec {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	return append([]Exec(nil), ch.executed...)
 }
 
 // Displacing is the file displace_session plays to the caller, "" when none.
@@ -421,7 +407,6 @@ func (ch *Channel) exec(a appCall) {
 	ch.mu.Lock()
 	ch.setVarLocked("current_application_data", a.arg)
 	ch.setVarLocked("current_application", a.name)
-	ch.executed = append(ch.executed, Exec{Name: a.name, Arg: a.arg, At: time.Now()})
 	ch.mu.Unlock()
 	appHdr := []header{{"Application", a.name}}
 	if a.arg != "" {
