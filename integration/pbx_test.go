@@ -113,6 +113,11 @@ func sippScript(from string, key bool) func(t *testing.T) eslsim.Script {
 	}
 }
 
+// unanswered is a SIP caller that waits to be answered or refused (up to SIPp's 60 s).
+func unanswered(*testing.T) eslsim.Script {
+	return eslsim.Script{From: "sipp", CallerName: "sipp", HangupAt: 60 * time.Second}
+}
+
 var callers = map[string]caller{
 	// answer, 1 s, tt-weasels (~2.95 s), '#', 10 s, hang up
 	"s": {local: "s", script: speechThenKey("tt-weasels")},
@@ -134,9 +139,9 @@ var callers = map[string]caller{
 	// SIP from sipp: 7.05 s of speech, no key
 	"sip": {sipp: "uac_pcap_remote_bye.xml", script: sippScript("sipp", false)},
 	// SIP from sipp, never answered: the call must be refused as busy (486), within 60 s
-	"sip-busy": {sipp: "uac_busy.xml", script: func(*testing.T) eslsim.Script {
-		return eslsim.Script{From: "sipp", CallerName: "sipp", HangupAt: 60 * time.Second}
-	}},
+	"sip-busy": {sipp: "uac_busy.xml", script: unanswered},
+	// SIP from sipp, never answered: the call must be refused (403), within 60 s
+	"sip-rejected": {sipp: "uac_rejected.xml", script: unanswered},
 }
 
 // dial places the call from the named caller on the call's PBX. A SIPp call returns when

@@ -76,15 +76,17 @@ func tone(rate, channels int, secs float64) audio.PCM {
 	return p
 }
 
-// TestVerbsReject: refusing a call before it is answered, in both dialects and on both PBXs:
-// FlexML's <Reject reason="busy"/> and Plivo's <Hangup reason="busy"/> refuse it as busy (a
-// SIP 486, which the SIP caller requires; respond 486 on FreeSWITCH); the status callback
-// reports it ended (Plivo: HangupCause USER_BUSY), and nothing after the refusal runs.
+// TestVerbsReject: refusing a call before it is answered, in both dialects and on both PBXs.
+// FlexML's <Reject/> (reason rejected) is CALL_REJECTED, a SIP 403; Plivo's
+// <Hangup reason="busy"/> is USER_BUSY, a SIP 486 (translate.RejectReason.SIPStatus). The
+// SIP caller requires that response; the simulated channel must end with that cause. The
+// status callback reports the call ended (Plivo: with its HangupCause), and nothing after
+// the refusal runs.
 func TestVerbsReject(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ dialect, refuse string }{
-		{"flexml", `<Reject reason="busy"/>`},
-		{"plivo", `<Hangup reason="busy"/>`},
+	for _, tc := range []struct{ dialect, refuse, caller, cause string }{
+		{"flexml", `<Reject/>`, "sip-rejected", "CALL_REJECTED"},
+		{"plivo", `<Hangup reason="busy"/>`, "sip-busy", "USER_BUSY"},
 	} {
 		t.Run(tc.dialect, func(t *testing.T) {
 			t.Parallel()
@@ -93,16 +95,16 @@ func TestVerbsReject(t *testing.T) {
 				defer cancel()
 				c := newCall(t, tc.dialect).on(p)
 				c.doc = `<Response>` + tc.refuse + `<Redirect>` + c.url("never") + `</Redirect></Response>`
-				c.dial(ctx, "sip-busy")
+				c.dial(ctx, tc.caller)
 				st := c.waitStatus(ctx)
 				wantValues(t, "status callback", st, map[string]string{"CallStatus": "completed"})
 				if tc.dialect == "plivo" {
-					wantValues(t, "status callback", st, map[string]string{"HangupCause": "USER_BUSY"})
+					wantValues(t, "status callback", st, map[string]string{"HangupCause": tc.cause})
 				}
 				if p.kind() == freeswitch {
 					<-c.fs.Done()
-					if cause := c.fs.HangupCause(); cause != "USER_BUSY" {
-						t.Errorf("FreeSWITCH hung the channel up with %q, want USER_BUSY (respond 486)", cause)
+					if cause := c.fs.HangupCause(); cause != tc.cause {
+						t.Errorf("FreeSWITCH hung the channel up with %q, want %s", cause, tc.cause)
 					}
 				}
 				c.notRequested("never")
