@@ -148,6 +148,7 @@ func (s *session) recordFinished(ctx context.Context, log *slog.Logger, r *trans
 	if err != nil {
 		return s.recordFailed(ctx, log, r, err)
 	}
+	s.e.observe().RecordingDone(storedOutcome(st))
 	hungUp := res.Reason == EndHangup || context.Cause(ctx) != nil
 	if hungUp {
 		s.markEnded()
@@ -221,6 +222,7 @@ func (s *session) paramsFor(r *translate.Record) translate.CallParams {
 // Plivo logs and goes on (record.md §4).
 func (s *session) recordFailed(ctx context.Context, log *slog.Logger, r *translate.Record, cause error) (*translate.Program, bool, error) {
 	log.Error("recording failed", "err", cause)
+	s.e.observe().RecordingDone(RecordingFailed)
 	rp := translate.RecordingParams{Status: translate.StatusFailed}
 	if s.app.Dialect != translate.FlexML {
 		return nil, false, nil
@@ -274,12 +276,14 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 		bctx := context.WithoutCancel(ctx)
 		if err != nil {
 			log.Error("background recording failed", "name", name, "err", err)
+			s.e.observe().RecordingDone(RecordingFailed)
 			if s.app.Dialect == translate.FlexML {
 				s.statusCallback(bctx, r, translate.RecordingParams{Status: translate.StatusFailed})
 			}
 			return
 		}
 		st, err := s.storeRecordingAs(bctx, r, res, a)
+		s.e.observe().RecordingDone(storedOutcome(st))
 		if err != nil {
 			log.Error("storing background recording", "name", name, "err", err)
 			if s.app.Dialect == translate.FlexML {
@@ -299,6 +303,18 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 		}
 		s.fileCallbacks(bctx, r, st.params)
 	}()
+}
+
+// storedOutcome is the Observer's outcome of storeRecording's answer, err nil or not: a
+// zero stored is a failure.
+func storedOutcome(st stored) string {
+	switch {
+	case st.empty:
+		return RecordingEmpty
+	case st.params.ID == "":
+		return RecordingFailed
+	}
+	return RecordingStored
 }
 
 // storeRecording post-processes a capture and stores it.
@@ -412,11 +428,18 @@ func (s *session) writeFile(ctx context.Context, r *translate.Record, pcm pcmAud
 	if _, err := s.e.Blob.Put(ctx, f.BlobKey, bytes.NewReader(data), mime); err != nil {
 		return File{}, fmt.Errorf("%w: writing %s: %w", ErrStorage, f.BlobKey, err)
 	}
-	if st.FileID != "" {
-		err = s.e.Store.UpdateFile(ctx, f, quota)
-	} else {
-		err = s.e.Store.CreateFile(ctx, f, quota)
-	}
+	// A store outage must not lose a recording that was made: the write is retried; a SID
+	// conflict after an attempt that may have landed is that attempt (SIDs are new UUIDs).
+	err = s.e.retryStore(context.WithoutCancel(ctx), "write file", func(ctx context.Context, retried bool) error {
+		if st.FileID != "" {
+			return s.e.Store.UpdateFile(ctx, f, quota)
+		}
+		err := s.e.Store.CreateFile(ctx, f, quota)
+		if retried && errors.Is(err, ErrConflict) {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		if oldKey != f.BlobKey {
 			_ = s.e.Blob.Delete(ctx, f.BlobKey)
