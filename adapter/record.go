@@ -115,7 +115,11 @@ func (s *session) checkStorage(ctx context.Context, r *translate.Record) error {
 		return fmt.Errorf("%w: %s", ErrStorage, st.Invalid)
 	}
 	if st.FileID != "" {
-		if _, err := s.e.Store.GetFile(ctx, st.FileID); err != nil {
+		err := s.e.retryStore(ctx, "get file", func(ctx context.Context, _ bool) error {
+			_, err := s.e.Store.GetFile(ctx, st.FileID)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("%w: fileSid %q: %w", ErrStorage, st.FileID, err)
 		}
 		return nil
@@ -125,7 +129,12 @@ func (s *session) checkStorage(ctx context.Context, r *translate.Record) error {
 	if !ok {
 		return fmt.Errorf("%w: containerSid %q does not exist", ErrStorage, sid)
 	}
-	used, err := s.e.Store.ContainerUsage(ctx, sid)
+	var used int64
+	err := s.e.retryStore(ctx, "container usage", func(ctx context.Context, _ bool) error {
+		var err error
+		used, err = s.e.Store.ContainerUsage(ctx, sid)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%w: container %q: %w", ErrStorage, sid, err)
 	}
@@ -381,7 +390,12 @@ func (s *session) writeFile(ctx context.Context, r *translate.Record, pcm pcmAud
 	var f File
 	quota := int64(0)
 	if st.FileID != "" {
-		old, err := s.e.Store.GetFile(ctx, st.FileID)
+		var old File
+		err := s.e.retryStore(ctx, "get file", func(ctx context.Context, _ bool) error {
+			var err error
+			old, err = s.e.Store.GetFile(ctx, st.FileID)
+			return err
+		})
 		if err != nil {
 			return File{}, fmt.Errorf("%w: fileSid %q: %w", ErrStorage, st.FileID, err)
 		}
