@@ -390,3 +390,10 @@ func plivoDoc(sinkURL string, recordings, dials, maxLength int, frag string) (do
 	b.WriteString("<Hangup/></Response>")
 	return b.String(), 2*recordings + dials + 1
 }
+
+// delivered is how many times the callback with this event id was delivered.
+func (s *sink) delivered(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[id]
+}
