@@ -33,8 +33,9 @@ type bridge struct {
 }
 
 // startBridge runs pbxbridge with store (the YAML lines under "store:") and one Plivo app
-// whose answer and status URLs are given, and waits until /readyz says ready.
-func startBridge(t *testing.T, store, answerURL, statusURL string) *bridge {
+// whose answer and status URLs are given, and waits until /readyz says ready. outbox are
+// extra lines of the outbox section ("  lease: 56s").
+func startBridge(t *testing.T, store, answerURL, statusURL string, outbox ...string) *bridge {
 	t.Helper()
 	dir := t.TempDir()
 	port, err := apptest.FreePort()
@@ -56,6 +57,7 @@ freeswitch:
     listen: %s
 outbox:
   workers: 16
+%s
 store:
 %s
 apps:
@@ -65,7 +67,7 @@ apps:
     url: %s
     status_url: %s
     numbers: ["%s"]
-`, port, filepath.Join(dir, "data"), apiToken, b.fsAddr, store, answerURL, statusURL, number)
+`, port, filepath.Join(dir, "data"), apiToken, b.fsAddr, strings.Join(outbox, "\n"), store, answerURL, statusURL, number)
 	if err := os.WriteFile(b.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -396,4 +398,17 @@ func (s *sink) delivered(id string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.ids[id]
+}
+
+// deliveredBy counts the distinct callbacks first delivered before at.
+func (s *sink) deliveredBy(at time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.first {
+		if t.Before(at) {
+			n++
+		}
+	}
+	return n
 }
