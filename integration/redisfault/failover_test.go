@@ -2,7 +2,9 @@ package redisfault
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,4 +59,66 @@ func TestSentinelFailover(t *testing.T) {
 	t.Logf("failover to %s took %s; /readyz 503 %d times; old master now: %s; engine store retries: enqueue %v, state %v",
 		promoted, failover.Round(time.Millisecond), len(notReady), strings.Fields(role)[0],
 		b.metric(t, `pbxbridge_store_retries_total{op="enqueue"}`), b.metric(t, `pbxbridge_store_retries_total{op="save call state"}`))
+}
+
+// TestSentinelFrozenMaster: the master freezes (SIGSTOP: a partition, a stalled VM) while calls
+// run; Sentinel promotes a replica; the old master wakes up still believing it is the master
+// until Sentinel demotes it. min-replicas-to-write makes it refuse writes meanwhile (it has no
+// replica any more), so pbxbridge retries them against the new master: nothing is lost (the
+// case docs/operators.md warns about).
+func TestSentinelFrozenMaster(t *testing.T) {
+	t.Parallel()
+	set := redistest.Failover(t, 2, "min-replicas-to-write 1", "min-replicas-max-lag 1", "appendonly yes", "appendfsync always")
+	app, err := apptest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	sk := newSink(t)
+	store := fmt.Sprintf("  sentinel: {master: %s, addresses: [%q]}", set.MasterName, set.Sentinel.Addr)
+	b := startBridge(t, store, app.URL+"/answer", sk.URL+"/status")
+	old := set.Nodes[0]
+	info, err := old.Do("INFO", "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no process_id in INFO server:\n%s", info)
+	}
+	var promoted string
+	var frozen time.Duration
+	faultRun(t, b, app, sk, 24, 250*time.Millisecond, func() {
+		time.Sleep(2 * time.Second)
+		start := time.Now()
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Errorf("SIGSTOP: %v", err)
+			return
+		}
+		for time.Since(start) < 30*time.Second {
+			if a, err := set.MasterAddr(); err == nil && a != "" && a != old.Addr {
+				promoted = a
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond)
+		frozen = time.Since(start)
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Errorf("SIGCONT: %v", err)
+		}
+	})
+	b.alive(t)
+	if promoted == "" {
+		t.Fatalf("Sentinel did not fail over; log:\n%s", set.Sentinel.Log())
+	}
+	b.waitReady(t, 10*time.Second)
+	t.Logf("master frozen %s, %s promoted; engine store retries: enqueue %v, state %v",
+		frozen.Round(time.Millisecond), promoted, b.metric(t, `pbxbridge_store_retries_total{op="enqueue"}`),
+		b.metric(t, `pbxbridge_store_retries_total{op="save call state"}`))
 }
