@@ -164,7 +164,7 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 	s.markEnded()
 	s.bgWG.Wait()
 	s.sendStatus(context.WithoutCancel(ctx))
-	err := e.retryStore(context.WithoutCancel(ctx), "delete call", func(ctx context.Context, retried bool) error {
+	err := e.retryStore(context.WithoutCancel(ctx), s.log, "delete call", func(ctx context.Context, retried bool) error {
 		err := e.Store.DeleteCall(ctx, s.id)
 		if retried && errors.Is(err, ErrNotFound) {
 			return nil // an earlier attempt deleted it
@@ -240,7 +240,7 @@ func (s *session) execute(ctx context.Context, prog *translate.Program) (*transl
 // and a conflict after an attempt that may have landed is our own write, so it reads again.
 func (s *session) saveState(ctx context.Context, verb string, idx int) {
 	ctx = context.WithoutCancel(ctx)
-	err := s.e.retryStore(ctx, "save call state", func(ctx context.Context, retried bool) error {
+	err := s.e.retryStore(ctx, s.log, "save call state", func(ctx context.Context, retried bool) error {
 		st, err := s.e.Store.GetCall(ctx, s.id)
 		if errors.Is(err, ErrNotFound) {
 			info := s.call.Info()

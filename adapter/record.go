@@ -115,7 +115,7 @@ func (s *session) checkStorage(ctx context.Context, r *translate.Record) error {
 		return fmt.Errorf("%w: %s", ErrStorage, st.Invalid)
 	}
 	if st.FileID != "" {
-		err := s.e.retryStore(ctx, "get file", func(ctx context.Context, _ bool) error {
+		err := s.e.retryStore(ctx, s.log, "get file", func(ctx context.Context, _ bool) error {
 			_, err := s.e.Store.GetFile(ctx, st.FileID)
 			return err
 		})
@@ -130,7 +130,7 @@ func (s *session) checkStorage(ctx context.Context, r *translate.Record) error {
 		return fmt.Errorf("%w: containerSid %q does not exist", ErrStorage, sid)
 	}
 	var used int64
-	err := s.e.retryStore(ctx, "container usage", func(ctx context.Context, _ bool) error {
+	err := s.e.retryStore(ctx, s.log, "container usage", func(ctx context.Context, _ bool) error {
 		var err error
 		used, err = s.e.Store.ContainerUsage(ctx, sid)
 		return err
@@ -391,7 +391,7 @@ func (s *session) writeFile(ctx context.Context, r *translate.Record, pcm pcmAud
 	quota := int64(0)
 	if st.FileID != "" {
 		var old File
-		err := s.e.retryStore(ctx, "get file", func(ctx context.Context, _ bool) error {
+		err := s.e.retryStore(ctx, s.log, "get file", func(ctx context.Context, _ bool) error {
 			var err error
 			old, err = s.e.Store.GetFile(ctx, st.FileID)
 			return err
@@ -444,7 +444,7 @@ func (s *session) writeFile(ctx context.Context, r *translate.Record, pcm pcmAud
 	}
 	// A store outage must not lose a recording that was made: the write is retried; a SID
 	// conflict after an attempt that may have landed is that attempt (SIDs are new UUIDs).
-	err = s.e.retryStore(context.WithoutCancel(ctx), "write file", func(ctx context.Context, retried bool) error {
+	err = s.e.retryStore(context.WithoutCancel(ctx), s.log, "write file", func(ctx context.Context, retried bool) error {
 		if st.FileID != "" {
 			return s.e.Store.UpdateFile(ctx, f, quota)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -33,7 +34,7 @@ func retryable(err error) bool {
 // window runs out; it returns f's last error. retried tells f that an earlier attempt may have
 // landed (so that an ErrConflict on an id that must be new means "already written"). ctx
 // should not be cancelled by the call's hangup: what a call leaves behind must still be written.
-func (e *Engine) retryStore(ctx context.Context, op string, f func(ctx context.Context, retried bool) error) error {
+func (e *Engine) retryStore(ctx context.Context, log *slog.Logger, op string, f func(ctx context.Context, retried bool) error) error {
 	window := e.Config.Store.RetryWindow.D()
 	if window <= 0 {
 		window = 30 * time.Second
@@ -51,7 +52,7 @@ func (e *Engine) retryStore(ctx context.Context, op string, f func(ctx context.C
 			return fmt.Errorf("%s: store unavailable for %s (%d attempts): %w", op, window, n+1, err)
 		}
 		if n == 0 {
-			e.Log.Warn("store unavailable; retrying", "op", op, "err", err)
+			log.Warn("store unavailable; retrying", "op", op, "err", err)
 		}
 		e.observe().StoreRetry(op)
 		select {
@@ -65,8 +66,8 @@ func (e *Engine) retryStore(ctx context.Context, op string, f func(ctx context.C
 
 // enqueueDurable writes entries to the outbox, riding through a store outage. An ErrConflict
 // after an attempt that may have landed means it did: the ids are new random UUIDs.
-func (e *Engine) enqueueDurable(ctx context.Context, es ...Entry) error {
-	return e.retryStore(ctx, "enqueue", func(ctx context.Context, retried bool) error {
+func (e *Engine) enqueueDurable(ctx context.Context, log *slog.Logger, es ...Entry) error {
+	return e.retryStore(ctx, log, "enqueue", func(ctx context.Context, retried bool) error {
 		err := e.Outbox.Enqueue(ctx, es...)
 		if retried && errors.Is(err, ErrConflict) {
 			return nil
