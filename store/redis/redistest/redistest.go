@@ -207,11 +207,13 @@ type SentinelSet struct {
 }
 
 // Sentinel starts a master, a replica of it and a sentinel (quorum 1) monitoring it, and
-// waits until the sentinel names the master.
+// waits until the sentinel names the master and knows the replica.
 func Sentinel(tb testing.TB) *SentinelSet {
 	tb.Helper()
 	const name = "pbxbridge"
-	m := start(tb, nil)
+	// Without the 5 s default delay before a diskless sync, the replica has the master's data
+	// at once, as tests that WAIT for it expect.
+	m := start(tb, []string{"repl-diskless-sync-delay 0"})
 	r := start(tb, []string{"replicaof " + strings.Replace(m.Addr, ":", " ", 1)})
 	s := start(tb, []string{
 		"sentinel monitor " + name + " " + strings.Replace(m.Addr, ":", " ", 1) + " 1",
@@ -227,7 +229,11 @@ func Sentinel(tb testing.TB) *SentinelSet {
 			for sc.Scan() {
 				parts = append(parts, sc.Text())
 			}
-			if len(parts) == 2 && net.JoinHostPort(parts[0], parts[1]) == m.Addr {
+			// A failover needs the sentinel to know the replica, which it learns from the
+			// master's INFO: wait for that too.
+			reps, _ := s.Do("SENTINEL", "replicas", name)
+			if len(parts) == 2 && net.JoinHostPort(parts[0], parts[1]) == m.Addr &&
+				strings.Contains(reps, "flags") && !strings.Contains(reps, "disconnected") {
 				return &SentinelSet{MasterName: name, Master: m, Replica: r, Sentinel: s}
 			}
 		}
