@@ -211,9 +211,7 @@ type SentinelSet struct {
 func Sentinel(tb testing.TB) *SentinelSet {
 	tb.Helper()
 	const name = "pbxbridge"
-	// Without the 5 s default delay before a diskless sync, the replica has the master's data
-	// at once, as tests that WAIT for it expect.
-	m := start(tb, []string{"repl-diskless-sync-delay 0"})
+	m := start(tb, nil)
 	r := start(tb, []string{"replicaof " + strings.Replace(m.Addr, ":", " ", 1)})
 	s := start(tb, []string{
 		"sentinel monitor " + name + " " + strings.Replace(m.Addr, ":", " ", 1) + " 1",
