@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -45,7 +46,7 @@ func (s *session) entry(kind string, t *translate.Target, u *url.URL, body []byt
 func (s *session) enqueue(ctx context.Context, kind string, t *translate.Target, params translate.Params) {
 	u, body, bodyType := request(t, params)
 	e := s.entry(kind, t, u, body, bodyType)
-	if err := s.e.Outbox.Enqueue(context.WithoutCancel(ctx), e); err != nil {
+	if err := s.e.enqueueDurable(context.WithoutCancel(ctx), s.log, e); err != nil {
 		// The outbox is the store: if it cannot write, nothing else will work either. Say
 		// loudly what was lost.
 		s.log.Error("callback could not be queued and is lost", "kind", kind, "url", redacted(t.URL), "err", err)
@@ -65,7 +66,7 @@ func (s *session) send(ctx context.Context, kind string, t *translate.Target, pa
 	e := s.entry(kind, t, u, body, bodyType)
 	e.Owner, e.LeaseEnd = s.e.owner, e.Created.Add(s.e.Config.Outbox.Lease.D())
 	octx := context.WithoutCancel(ctx)
-	if err := s.e.Outbox.Enqueue(octx, e); err != nil {
+	if err := s.e.enqueueDurable(octx, s.log, e); err != nil {
 		return nil, fmt.Errorf("queue %s: %w", kind, err)
 	}
 	resp, err := s.e.Sender.Send(ctx, Request{
@@ -73,12 +74,26 @@ func (s *session) send(ctx context.Context, kind string, t *translate.Target, pa
 		Body: body, BodyType: bodyType, Retry: t.Retry, Document: true, Limit: s.app.DocumentLimit,
 	})
 	if err != nil {
-		if derr := s.e.Outbox.Dead(octx, e.ID, s.e.owner, err.Error()); derr != nil {
+		derr := s.e.retryStore(octx, s.log, "dead", func(ctx context.Context, retried bool) error {
+			derr := s.e.Outbox.Dead(ctx, e.ID, s.e.owner, err.Error())
+			if retried && errors.Is(derr, ErrNotFound) {
+				return nil // an earlier attempt moved it
+			}
+			return derr
+		})
+		if derr != nil {
 			s.log.Warn("moving failed request to dead letters", "event_id", e.ID, "err", derr)
 		}
 		return nil, err
 	}
-	if aerr := s.e.Outbox.Ack(octx, e.ID, s.e.owner); aerr != nil {
+	aerr := s.e.retryStore(octx, s.log, "ack", func(ctx context.Context, retried bool) error {
+		err := s.e.Outbox.Ack(ctx, e.ID, s.e.owner)
+		if retried && errors.Is(err, ErrNotFound) {
+			return nil // an earlier attempt acknowledged it
+		}
+		return err
+	})
+	if aerr != nil {
 		s.log.Warn("acknowledging delivered request", "event_id", e.ID, "err", aerr)
 	}
 	return resp, nil

@@ -33,6 +33,8 @@ type Deps struct {
 	// Wake, when set, is called after callbacks are queued so that delivery starts at once
 	// instead of at the next poll (webhook.Worker.Wake).
 	Wake func()
+	// Observe, when set, is told of calls, verbs, recordings and store retries (metrics).
+	Observe Observer
 	// Now and NewID are injectable for tests; defaults are time.Now and random UUIDs.
 	Now   func() time.Time
 	NewID func() string
@@ -153,6 +155,8 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 		s.params.Status = translate.CallRinging
 	}
 	s.log.Info("call started", "from", info.From, "to", info.To)
+	e.observe().CallStarted(info.PBX, app.Dialect)
+	defer e.observe().CallEnded(info.PBX, app.Dialect)
 	s.saveState(ctx, "", 0)
 
 	s.run(ctx)
@@ -163,7 +167,14 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 	s.markEnded()
 	s.bgWG.Wait()
 	s.sendStatus(context.WithoutCancel(ctx))
-	if err := e.Store.DeleteCall(context.WithoutCancel(ctx), s.id); err != nil && !errors.Is(err, ErrNotFound) {
+	err := e.retryStore(context.WithoutCancel(ctx), s.log, "delete call", func(ctx context.Context, retried bool) error {
+		err := e.Store.DeleteCall(ctx, s.id)
+		if retried && errors.Is(err, ErrNotFound) {
+			return nil // an earlier attempt deleted it
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		s.log.Warn("removing call state", "err", err)
 	}
 	s.log.Info("call ended", "duration", s.callParams().Duration.Round(time.Millisecond))
@@ -218,6 +229,7 @@ func (s *session) execute(ctx context.Context, prog *translate.Program) (*transl
 		vlog := s.log.With("verb", v.Element(), "pos", v.Position().String())
 		vlog.Debug("verb")
 		next, done, err := s.verb(ctx, vlog, prog, v)
+		s.e.observe().VerbDone(v.Element(), verbOutcome(err))
 		if err != nil {
 			if errors.Is(err, ErrHangup) {
 				return nil, err
@@ -231,23 +243,44 @@ func (s *session) execute(ctx context.Context, prog *translate.Program) (*transl
 	return nil, nil
 }
 
-// saveState records where the call is, for reconciliation after a restart or reconnect.
+// saveState records where the call is, for reconciliation after a restart or reconnect. It
+// rides through a store outage (retryStore): read and compare-and-set are retried together,
+// and a conflict after an attempt that may have landed is our own write, so it reads again.
 func (s *session) saveState(ctx context.Context, verb string, idx int) {
 	ctx = context.WithoutCancel(ctx)
-	st, err := s.e.Store.GetCall(ctx, s.id)
-	if errors.Is(err, ErrNotFound) {
-		info := s.call.Info()
-		st = CallState{ID: s.id, PBX: info.PBX, ChannelID: info.ChannelID, App: s.app.Name,
-			Dialect: s.app.Dialect, Started: s.started, Status: "in-progress",
-			From: s.params.From, To: s.params.To, CallerName: s.params.CallerName, Direction: s.params.Direction}
-	} else if err != nil {
-		s.log.Warn("reading call state", "err", err)
-		return
-	}
-	st.DocumentURL, st.Verb, st.VerbName, st.Updated = s.docURL, idx, verb, s.e.Now()
-	if _, err := s.e.Store.PutCall(ctx, st); err != nil {
+	err := s.e.retryStore(ctx, s.log, "save call state", func(ctx context.Context, retried bool) error {
+		st, err := s.e.Store.GetCall(ctx, s.id)
+		if errors.Is(err, ErrNotFound) {
+			info := s.call.Info()
+			st = CallState{ID: s.id, PBX: info.PBX, ChannelID: info.ChannelID, App: s.app.Name,
+				Dialect: s.app.Dialect, Started: s.started, Status: "in-progress",
+				From: s.params.From, To: s.params.To, CallerName: s.params.CallerName, Direction: s.params.Direction}
+		} else if err != nil {
+			return fmt.Errorf("reading call state: %w", err)
+		}
+		st.DocumentURL, st.Verb, st.VerbName, st.Updated = s.docURL, idx, verb, s.e.Now()
+		_, err = s.e.Store.PutCall(ctx, st)
+		if retried && errors.Is(err, ErrConflict) {
+			// The call has one writer, this goroutine: the version moved under an earlier
+			// attempt of ours that landed. Mark it retryable so that the loop reads again.
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return err
+	})
+	if err != nil {
 		s.log.Warn("saving call state", "err", err)
 	}
+}
+
+// verbOutcome is the Observer's outcome of a verb's error.
+func verbOutcome(err error) string {
+	switch {
+	case err == nil:
+		return VerbOK
+	case errors.Is(err, ErrHangup):
+		return VerbHangup
+	}
+	return VerbError
 }
 
 func (s *session) ensureAnswered(ctx context.Context) error {

@@ -81,7 +81,10 @@ func (e *Engine) Recover(ctx context.Context, pbxs []string) (int, error) {
 			s.log.Warn("call was live when pbxbridge stopped; sending its status callback", "verb", st.VerbName)
 			s.sendStatus(ctx)
 		}
-		if err := e.Store.DeleteCall(ctx, st.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		err := e.retryStore(ctx, e.Log.With("call_id", st.ID), "delete call", func(ctx context.Context, retried bool) error {
+			return e.Store.DeleteCall(ctx, st.ID)
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return n, err
 		}
 		n++

@@ -115,7 +115,11 @@ func (s *session) checkStorage(ctx context.Context, r *translate.Record) error {
 		return fmt.Errorf("%w: %s", ErrStorage, st.Invalid)
 	}
 	if st.FileID != "" {
-		if _, err := s.e.Store.GetFile(ctx, st.FileID); err != nil {
+		err := s.e.retryStore(ctx, s.log, "get file", func(ctx context.Context, _ bool) error {
+			_, err := s.e.Store.GetFile(ctx, st.FileID)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("%w: fileSid %q: %w", ErrStorage, st.FileID, err)
 		}
 		return nil
@@ -125,7 +129,12 @@ func (s *session) checkStorage(ctx context.Context, r *translate.Record) error {
 	if !ok {
 		return fmt.Errorf("%w: containerSid %q does not exist", ErrStorage, sid)
 	}
-	used, err := s.e.Store.ContainerUsage(ctx, sid)
+	var used int64
+	err := s.e.retryStore(ctx, s.log, "container usage", func(ctx context.Context, _ bool) error {
+		var err error
+		used, err = s.e.Store.ContainerUsage(ctx, sid)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%w: container %q: %w", ErrStorage, sid, err)
 	}
@@ -148,6 +157,7 @@ func (s *session) recordFinished(ctx context.Context, log *slog.Logger, r *trans
 	if err != nil {
 		return s.recordFailed(ctx, log, r, err)
 	}
+	s.e.observe().RecordingDone(storedOutcome(st))
 	hungUp := res.Reason == EndHangup || context.Cause(ctx) != nil
 	if hungUp {
 		s.markEnded()
@@ -226,6 +236,7 @@ func (s *session) recordFailed(ctx context.Context, log *slog.Logger, r *transla
 		// when it cannot open its file): the callbacks report the call as ended.
 		s.markEnded()
 	}
+	s.e.observe().RecordingDone(RecordingFailed)
 	rp := translate.RecordingParams{Status: translate.StatusFailed}
 	if s.app.Dialect != translate.FlexML {
 		return nil, false, nil
@@ -279,12 +290,14 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 		bctx := context.WithoutCancel(ctx)
 		if err != nil {
 			log.Error("background recording failed", "name", name, "err", err)
+			s.e.observe().RecordingDone(RecordingFailed)
 			if s.app.Dialect == translate.FlexML {
 				s.statusCallback(bctx, r, translate.RecordingParams{Status: translate.StatusFailed})
 			}
 			return
 		}
 		st, err := s.storeRecordingAs(bctx, r, res, a)
+		s.e.observe().RecordingDone(storedOutcome(st))
 		if err != nil {
 			log.Error("storing background recording", "name", name, "err", err)
 			if s.app.Dialect == translate.FlexML {
@@ -304,6 +317,18 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 		}
 		s.fileCallbacks(bctx, r, st.params)
 	}()
+}
+
+// storedOutcome is the Observer's outcome of storeRecording's answer, err nil or not: a
+// zero stored is a failure.
+func storedOutcome(st stored) string {
+	switch {
+	case st.empty:
+		return RecordingEmpty
+	case st.params.ID == "":
+		return RecordingFailed
+	}
+	return RecordingStored
 }
 
 // storeRecording post-processes a capture and stores it.
@@ -370,7 +395,12 @@ func (s *session) writeFile(ctx context.Context, r *translate.Record, pcm pcmAud
 	var f File
 	quota := int64(0)
 	if st.FileID != "" {
-		old, err := s.e.Store.GetFile(ctx, st.FileID)
+		var old File
+		err := s.e.retryStore(ctx, s.log, "get file", func(ctx context.Context, _ bool) error {
+			var err error
+			old, err = s.e.Store.GetFile(ctx, st.FileID)
+			return err
+		})
 		if err != nil {
 			return File{}, fmt.Errorf("%w: fileSid %q: %w", ErrStorage, st.FileID, err)
 		}
@@ -417,11 +447,18 @@ func (s *session) writeFile(ctx context.Context, r *translate.Record, pcm pcmAud
 	if _, err := s.e.Blob.Put(ctx, f.BlobKey, bytes.NewReader(data), mime); err != nil {
 		return File{}, fmt.Errorf("%w: writing %s: %w", ErrStorage, f.BlobKey, err)
 	}
-	if st.FileID != "" {
-		err = s.e.Store.UpdateFile(ctx, f, quota)
-	} else {
-		err = s.e.Store.CreateFile(ctx, f, quota)
-	}
+	// A store outage must not lose a recording that was made: the write is retried; a SID
+	// conflict after an attempt that may have landed is that attempt (SIDs are new UUIDs).
+	err = s.e.retryStore(context.WithoutCancel(ctx), s.log, "write file", func(ctx context.Context, retried bool) error {
+		if st.FileID != "" {
+			return s.e.Store.UpdateFile(ctx, f, quota)
+		}
+		err := s.e.Store.CreateFile(ctx, f, quota)
+		if retried && errors.Is(err, ErrConflict) {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		if oldKey != f.BlobKey {
 			_ = s.e.Blob.Delete(ctx, f.BlobKey)

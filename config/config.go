@@ -64,6 +64,9 @@ type Config struct {
 	Store      Store       `yaml:"store"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
+	// MetricsPublic serves /metrics without credentials. Default false: when api_token is
+	// set, /metrics needs it (Authorization: Bearer); without api_token /metrics is open.
+	MetricsPublic bool `yaml:"metrics_public"`
 }
 
 // Asterisk is one Asterisk connection over ARI.
@@ -174,6 +177,10 @@ type Store struct {
 	// Prefix starts every Redis key. Default "pbxbridge:"; no '{' or '}' (they would change
 	// the keys' Cluster hash tags).
 	Prefix string `yaml:"prefix"`
+	// RetryWindow is how long a call keeps trying a store write (a callback's enqueue, its
+	// state) that fails because the store is unreachable (a Redis restart or failover), before
+	// it gives up and logs what is lost. Default 30s; 1s–10m.
+	RetryWindow Duration `yaml:"retry_window"`
 }
 
 // Sentinel names a Redis master watched by Sentinels.
@@ -307,6 +314,9 @@ func (c *Config) applyDefaults() {
 		c.Outbox.Lease = Duration(2 * time.Minute)
 	}
 	def(&c.Store.Prefix, "pbxbridge:")
+	if c.Store.RetryWindow == 0 {
+		c.Store.RetryWindow = Duration(30 * time.Second)
+	}
 }
 
 func websocketURL(rest string) string {
@@ -500,6 +510,9 @@ func (s Store) validate(bad func(field, format string, args ...any) error) error
 	}
 	if strings.ContainsAny(s.Prefix, "{}") {
 		return bad("store.prefix", "must not contain '{' or '}' (Redis Cluster hash tags), got %q", s.Prefix)
+	}
+	if s.RetryWindow < Duration(time.Second) || s.RetryWindow > Duration(10*time.Minute) {
+		return bad("store.retry_window", "must be between 1s and 10m, got %s", time.Duration(s.RetryWindow))
 	}
 	return nil
 }

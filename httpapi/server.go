@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -52,10 +53,30 @@ type Deps struct {
 	LinkSecret []byte
 	APIToken   string
 	LinkTTL    time.Duration
-	// Ready reports whether pbxbridge can take calls (PBX connected, store open).
-	Ready func(ctx context.Context) error
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Ready reports whether pbxbridge can take calls (PBX connected, store open). It is the
+	// check named "ready" in /readyz's body; Checks name the others (store, each PBX).
+	Ready  func(ctx context.Context) error
+	Checks []Check
+	// ReadyTimeout bounds each check of a /readyz request. Default 2s.
+	ReadyTimeout time.Duration
+	// Metrics, when set, is served at /metrics in the Prometheus text format. When APIToken
+	// is set, /metrics needs it too unless MetricsPublic.
+	Metrics       Metrics
+	MetricsPublic bool
+	Log           *slog.Logger
+	Now           func() time.Time
+}
+
+// Check is one readiness check: Check returns nil when Name is ready. It is called from the
+// request's goroutine with a deadline (Deps.ReadyTimeout), concurrently with the others.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Metrics writes metrics in the Prometheus text format (metrics.Set).
+type Metrics interface {
+	Write(ctx context.Context, w io.Writer) error
 }
 
 // Server is the HTTP API. It implements adapter.Links.
@@ -74,6 +95,9 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.ReadyTimeout <= 0 {
+		d.ReadyTimeout = 2 * time.Second
+	}
 	if d.LinkTTL == 0 {
 		d.LinkTTL = 7 * 24 * time.Hour
 	}
@@ -84,6 +108,7 @@ func New(d Deps) *Server {
 	e.HTTPErrorHandler = s.errorHandler
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metrics)
 	e.GET("/f/:name", s.file)
 	e.HEAD("/f/:name", s.file)
 	e.GET("/core/v2/storage/files/:sid", s.getFile)
@@ -188,13 +213,54 @@ func (s *Server) media(c echo.Context) error {
 	return nil
 }
 
+// readyz runs every check at once, each with its own deadline, and answers 200 when all pass,
+// else 503 with a body naming each check that failed and why:
+//
+//	{"status":"unavailable","not_ready":{"store":"..."},"error":"store: ..."}
 func (s *Server) readyz(c echo.Context) error {
+	checks := s.d.Checks
 	if s.d.Ready != nil {
-		if err := s.d.Ready(c.Request().Context()); err != nil {
-			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		checks = append([]Check{{Name: "ready", Check: s.d.Ready}}, checks...)
+	}
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, ch := range checks {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), s.d.ReadyTimeout)
+			defer cancel()
+			errs[i] = ch.Check(ctx)
+		})
+	}
+	wg.Wait()
+	notReady := map[string]string{}
+	var msgs []string
+	for i, err := range errs {
+		if err != nil {
+			notReady[checks[i].Name] = err.Error()
+			msgs = append(msgs, checks[i].Name+": "+err.Error())
 		}
 	}
+	if len(notReady) > 0 {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "not_ready": notReady,
+			"error": strings.Join(msgs, "; ")})
+	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// metrics serves the Prometheus text format; behind the API token when one is set, unless
+// the configuration makes metrics public.
+func (s *Server) metrics(c echo.Context) error {
+	if s.d.Metrics == nil {
+		return adapter.ErrNotFound
+	}
+	if s.d.APIToken != "" && !s.d.MetricsPublic && !s.tokenOK(c) {
+		return ErrUnauthorized
+	}
+	var b bytes.Buffer
+	if err := s.d.Metrics.Write(c.Request().Context(), &b); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", b.Bytes())
 }
 
 // errorHandler is the one place where errors become HTTP statuses.

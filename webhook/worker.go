@@ -53,6 +53,8 @@ type WorkerOptions struct {
 	Clock Clock
 	// Logger defaults to discarding. Every line carries call_id and event_id.
 	Logger *slog.Logger
+	// Observer, when set, is told of attempts, retries and dead letters (metrics).
+	Observer Observer
 }
 
 // Worker delivers outbox entries (callbacks.md §1.1, §3.7): it claims due entries with a
@@ -76,6 +78,7 @@ type Worker struct {
 	poll  time.Duration
 	clock Clock
 	log   *slog.Logger
+	obs   Observer
 
 	slots chan struct{} // one token per delivery in flight
 	acks  chan struct{} // one token per outcome being recorded (2×Workers)
@@ -121,8 +124,11 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 		}
 		o.Owner = "webhook-" + id
 	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Worker{
+	return &Worker{obs: o.Observer,
 		ob: o.Outbox, c: o.Client, owner: o.Owner, n: o.Workers, lease: o.Lease, poll: o.Poll,
 		clock: o.Clock, log: o.Logger.With(slog.String("owner", o.Owner)),
 		slots: make(chan struct{}, o.Workers), acks: make(chan struct{}, 2*o.Workers), wake: make(chan struct{}, 1),
@@ -327,7 +333,9 @@ func (w *Worker) deliver(e adapter.Entry) (record func()) {
 	r.Retry = p
 	r.Deadline = time.Now().Add(end.Sub(now)) // the clock may be a test's; deadlines are real
 
+	start := time.Now()
 	resp, err := w.c.Attempt(w.ctx, r, n)
+	w.obs.Attempted(AttemptResult(resp, err), time.Since(start))
 	if err == nil {
 		return func() {
 			w.store(log, "ack", func(ctx context.Context) error { return w.ob.Ack(ctx, e.ID, w.owner) })
@@ -360,6 +368,7 @@ func (w *Worker) deliver(e adapter.Entry) (record func()) {
 			reason = "total timeout ran out"
 			break
 		}
+		w.obs.Retried()
 		return func() {
 			w.store(log, "retry", func(ctx context.Context) error { return w.ob.Retry(ctx, e.ID, w.owner, next, err.Error()) })
 			log.Warn("webhook: delivery failed; will retry", slog.Time("retry_at", next), slog.String("error", err.Error()))
@@ -369,6 +378,7 @@ func (w *Worker) deliver(e adapter.Entry) (record func()) {
 }
 
 func (w *Worker) dead(log *slog.Logger, e adapter.Entry, err error, reason string) {
+	w.obs.DeadLettered()
 	w.store(log, "dead", func(ctx context.Context) error { return w.ob.Dead(ctx, e.ID, w.owner, err.Error()) })
 	log.Error("webhook: delivery failed; moved to dead letters", slog.String("reason", reason), slog.String("error", err.Error()))
 }

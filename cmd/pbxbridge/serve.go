@@ -26,6 +26,7 @@ import (
 	"github.com/pbxbridge/pbxbridge/esl"
 	"github.com/pbxbridge/pbxbridge/httpapi"
 	"github.com/pbxbridge/pbxbridge/media"
+	"github.com/pbxbridge/pbxbridge/metrics"
 	"github.com/pbxbridge/pbxbridge/seal"
 	"github.com/pbxbridge/pbxbridge/store/redis"
 	"github.com/pbxbridge/pbxbridge/tts"
@@ -95,11 +96,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	st, err := openStore(ctx, cfg)
+	raw, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer raw.Close()
+	met := metrics.NewSet()
+	st := met.TimeStore(raw) // every store operation timed, for /metrics
+	met.WatchOutbox(st, 2*time.Second, time.Now)
 	blobs, err := blob.OpenDir(filepath.Join(cfg.DataDir, "containers"))
 	if err != nil {
 		return err
@@ -123,7 +127,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer client.Close()
 	worker, err := webhook.NewWorker(webhook.WorkerOptions{
 		Outbox: st, Client: client, Workers: cfg.Outbox.Workers, Lease: cfg.Outbox.Lease.D(),
-		Logger: log.With("component", "outbox"),
+		Logger: log.With("component", "outbox"), Observer: met,
 	})
 	if err != nil {
 		return err
@@ -149,14 +153,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	api := httpapi.New(httpapi.Deps{
 		Store: st, Outbox: st, Wake: worker.Wake, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
 		LinkSecret: linkSecret, APIToken: cfg.APIToken.Reveal(), LinkTTL: cfg.LinkTTL.D(),
-		Ready: func(context.Context) error {
-			for _, p := range pbxs {
-				if err := p.Ready(); err != nil {
-					return fmt.Errorf("%s: %w", p.Name(), err)
-				}
-			}
-			return nil
-		},
+		Checks: readyChecks(st, pbxs), Metrics: met, MetricsPublic: cfg.MetricsPublic,
 		Log: log.With("component", "http"),
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -172,7 +169,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	eng, err := adapter.New(adapter.Deps{
 		Config: cfg, Store: st, Outbox: st, Blob: blobs, Sender: client, Media: med, Links: api,
-		Log: log, Wake: worker.Wake, Seal: box.Seal,
+		Log: log, Wake: worker.Wake, Seal: box.Seal, Observe: met,
 	})
 	if err != nil {
 		return err
@@ -228,6 +225,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	default:
 		return nil
 	}
+}
+
+// readyChecks are /readyz's checks: the store answers a ping, and each PBX is connected.
+func readyChecks(st *metrics.TimedStore, pbxs []adapter.PBX) []httpapi.Check {
+	checks := []httpapi.Check{{Name: "store", Check: st.Ping}}
+	for _, p := range pbxs {
+		checks = append(checks, httpapi.Check{Name: "pbx " + p.Name(), Check: func(context.Context) error { return p.Ready() }})
+	}
+	return checks
 }
 
 // loadKey returns the configured key, or one generated at first start and kept in path, so

@@ -17,8 +17,9 @@ import (
 // ErrUnavailable wraps every failure to reach Redis or to have it run a command now
 // (connection refused, timeout, a failover or resharding in progress): the operation may be
 // retried. go-redis errors do not
-// cross this package's edge; their text is kept in the message.
-var ErrUnavailable = errors.New("redis unavailable")
+// cross this package's edge; their text is kept in the message. It wraps
+// adapter.ErrUnavailable, which the engine retries on.
+var ErrUnavailable = fmt.Errorf("redis %w", adapter.ErrUnavailable)
 
 // ErrOptions is wrapped by Open when the options name no server, or more than one topology.
 var ErrOptions = errors.New("invalid redis options")

@@ -207,7 +207,7 @@ type SentinelSet struct {
 }
 
 // Sentinel starts a master, a replica of it and a sentinel (quorum 1) monitoring it, and
-// waits until the sentinel names the master.
+// waits until the sentinel names the master and knows the replica.
 func Sentinel(tb testing.TB) *SentinelSet {
 	tb.Helper()
 	const name = "pbxbridge"
@@ -227,7 +227,11 @@ func Sentinel(tb testing.TB) *SentinelSet {
 			for sc.Scan() {
 				parts = append(parts, sc.Text())
 			}
-			if len(parts) == 2 && net.JoinHostPort(parts[0], parts[1]) == m.Addr {
+			// A failover needs the sentinel to know the replica, which it learns from the
+			// master's INFO: wait for that too.
+			reps, _ := s.Do("SENTINEL", "replicas", name)
+			if len(parts) == 2 && net.JoinHostPort(parts[0], parts[1]) == m.Addr &&
+				strings.Contains(reps, "flags") && !strings.Contains(reps, "disconnected") {
 				return &SentinelSet{MasterName: name, Master: m, Replica: r, Sentinel: s}
 			}
 		}
