@@ -30,6 +30,10 @@ type Deps struct {
 	// (seal.Box.Seal). nil keeps no credentials: a URL's userinfo is then dropped, with a
 	// warning, rather than stored in clear.
 	Seal func(plain []byte) []byte
+	// Open reverses Seal (seal.Box.Open). Reconcile needs it to send the callbacks of a
+	// recording another instance started to URLs with credentials; nil drops them, with a
+	// warning.
+	Open func(sealed []byte) ([]byte, error)
 	// Wake, when set, is called after callbacks are queued so that delivery starts at once
 	// instead of at the next poll (webhook.Worker.Wake).
 	Wake func()
@@ -45,6 +49,9 @@ type Engine struct {
 	Deps
 	owner string // outbox lease owner for requests the call goroutines send themselves
 	bg    sync.WaitGroup
+	// running holds the ids of the calls this process runs (Handle), which Reconcile leaves
+	// alone.
+	running sync.Map
 }
 
 // New checks the dependencies and returns an engine.
@@ -135,6 +142,8 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 		s.id = strings.ReplaceAll(s.id, "-", "") // CarrierX CallSids are 32 hex characters
 	}
 	s.log = log.With("call_id", s.id, "app", app.Name)
+	e.running.Store(s.id, struct{}{})
+	defer e.running.Delete(s.id)
 	s.params = translate.CallParams{
 		CallID:        s.id,
 		From:          info.From,
@@ -225,21 +234,39 @@ func (s *session) execute(ctx context.Context, prog *translate.Program) (*transl
 
 // saveState records where the call is, for reconciliation after a restart or reconnect.
 func (s *session) saveState(ctx context.Context, verb string, idx int) {
+	docURL := s.docURL
+	s.updateState(ctx, func(st *CallState) {
+		st.DocumentURL, st.Verb, st.VerbName = docURL, idx, verb
+	})
+}
+
+// updateState applies change to the call's stored state, creating it when needed, with
+// compare-and-set retries: background recordings update it too (live recordings).
+func (s *session) updateState(ctx context.Context, change func(*CallState)) {
 	ctx = context.WithoutCancel(ctx)
-	st, err := s.e.Store.GetCall(ctx, s.id)
-	if errors.Is(err, ErrNotFound) {
-		info := s.call.Info()
-		st = CallState{ID: s.id, PBX: info.PBX, ChannelID: info.ChannelID, App: s.app.Name,
-			Dialect: s.app.Dialect, Started: s.started, Status: "in-progress",
-			From: s.params.From, To: s.params.To, CallerName: s.params.CallerName, Direction: s.params.Direction}
-	} else if err != nil {
-		s.log.Warn("reading call state", "err", err)
-		return
+	for range 5 {
+		st, err := s.e.Store.GetCall(ctx, s.id)
+		if errors.Is(err, ErrNotFound) {
+			info := s.call.Info()
+			p := s.callParams()
+			st = CallState{ID: s.id, PBX: info.PBX, ChannelID: info.ChannelID, App: s.app.Name,
+				Dialect: s.app.Dialect, Started: s.started, Status: "in-progress",
+				From: p.From, To: p.To, CallerName: p.CallerName, Direction: p.Direction}
+		} else if err != nil {
+			s.log.Warn("reading call state", "err", err)
+			return
+		}
+		change(&st)
+		st.Updated = s.e.Now()
+		_, err = s.e.Store.PutCall(ctx, st)
+		if err == nil || !errors.Is(err, ErrConflict) {
+			if err != nil {
+				s.log.Warn("saving call state", "err", err)
+			}
+			return
+		}
 	}
-	st.DocumentURL, st.Verb, st.VerbName, st.Updated = s.docURL, idx, verb, s.e.Now()
-	if _, err := s.e.Store.PutCall(ctx, st); err != nil {
-		s.log.Warn("saving call state", "err", err)
-	}
+	s.log.Warn("saving call state: too many concurrent updates")
 }
 
 func (s *session) ensureAnswered(ctx context.Context) error {

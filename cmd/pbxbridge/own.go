@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/config"
+	"github.com/pbxbridge/pbxbridge/owner"
+)
+
+// runPBX serves one PBX until ctx ends or its connection fails for good. With a shared store
+// (Redis) it serves only while this instance holds the PBX's lease (owner.Run), and a
+// connection failure releases the lease for another instance to try, instead of stopping the
+// process; with the embedded store the process owns every PBX. Either way, once the PBX
+// connection is up, the calls that the store holds for it and no goroutine of this process
+// runs (a dead owner's, or this process's before a crash) are reconciled.
+func runPBX(ctx context.Context, cfg *config.Config, st backend, p adapter.PBX, eng *adapter.Engine, token string, log *slog.Logger) error {
+	leases, shared := st.(adapter.Leases)
+	if !cfg.Store.Redis() || !shared {
+		return servePBX(ctx, p, eng, log)
+	}
+	owner.Run(ctx, owner.Options{
+		Leases: leases, Name: "pbx:" + p.Name(), Owner: token,
+		TTL: cfg.HA.LeaseTTL.D(), Renew: cfg.HA.LeaseRenew.D(), Log: log.With("pbx", p.Name()),
+	}, func(ctx context.Context, l adapter.Lease) error {
+		return servePBX(ctx, p, eng, log.With("pbx", p.Name(), "lease_epoch", l.Epoch))
+	})
+	return nil
+}
+
+// servePBX runs p.Serve and, beside it, the reconciliation of the PBX's calls.
+func servePBX(ctx context.Context, p adapter.PBX, eng *adapter.Engine, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait() // no reconciliation goes on once this instance stops serving the PBX
+	wg.Go(func() { reconcile(ctx, p, eng, log) })
+	err := p.Serve(ctx, eng.Handle)
+	cancel()
+	return err
+}
+
+// reconcile waits for the PBX connection, then reconciles its calls, trying again every
+// second while the PBX or the store fail.
+func reconcile(ctx context.Context, p adapter.PBX, eng *adapter.Engine, log *slog.Logger) {
+	rec, _ := p.(adapter.Reconciler)
+	for ctx.Err() == nil {
+		if p.Ready() == nil {
+			n, err := eng.Reconcile(ctx, p.Name(), rec)
+			if n > 0 {
+				log.Warn("finished the calls left by a dead instance", "pbx", p.Name(), "calls", n)
+			}
+			if err == nil {
+				return
+			}
+			if ctx.Err() == nil {
+				log.Warn("reconciling calls; trying again", "pbx", p.Name(), "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// leaseToken names this process in PBX leases: the configured instance name (default host
+// name and pid) and a random suffix, so that a restarted instance is a new owner.
+func leaseToken(cfg *config.Config) string {
+	name := cfg.HA.Instance
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return name + "/" + hex.EncodeToString(b[:])
+}
