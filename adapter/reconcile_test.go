@@ -179,7 +179,7 @@ apps:
 		}
 	}
 	want := map[string][]string{
-		"up": {"action http://127.0.0.1:1/act", "callback http://127.0.0.1:1/cb", "status http://127.0.0.1:1/rs", "hangup http://127.0.0.1:1/status"},
+		"up":   {"action http://127.0.0.1:1/act", "callback http://127.0.0.1:1/cb", "status http://127.0.0.1:1/rs", "hangup http://127.0.0.1:1/status"},
 		"lost": {"status http://127.0.0.1:1/rs", "hangup http://127.0.0.1:1/status"},
 	}
 	for id, w := range want {
