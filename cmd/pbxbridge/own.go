@@ -83,3 +83,89 @@ func leaseToken(cfg *config.Config) string {
 	_, _ = rand.Read(b[:])
 	return name + "/" + hex.EncodeToString(b[:])
 }
+
+// reservable returns the PBX that mk makes. With a shared store, a PBX is served again each
+// time this instance takes its lease back, and an ARI PBX serves once only: it is then wrapped
+// so that each Serve after the first runs on a new one.
+func reservable(cfg *config.Config, mk func() adapter.PBX) adapter.PBX {
+	p := mk()
+	if !cfg.Store.Redis() {
+		return p
+	}
+	return &reserve{mk: mk, cur: p}
+}
+
+// reserve is a PBX made anew for each period of ownership. It delegates to the current one.
+type reserve struct {
+	mk   func() adapter.PBX
+	mu   sync.Mutex
+	cur  adapter.PBX
+	used bool // cur has been served
+}
+
+var (
+	_ adapter.PBX        = (*reserve)(nil)
+	_ adapter.Reconciler = (*reserve)(nil)
+)
+
+func (r *reserve) current() adapter.PBX {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur
+}
+
+func (r *reserve) Name() string { return r.current().Name() }
+func (r *reserve) Ready() error { return r.current().Ready() }
+
+func (r *reserve) Serve(ctx context.Context, h func(context.Context, adapter.Call)) error {
+	r.mu.Lock()
+	if r.used {
+		r.cur = r.mk()
+	}
+	r.used = true
+	p := r.cur
+	r.mu.Unlock()
+	return p.Serve(ctx, h)
+}
+
+// errNoReconciler: the PBX cannot answer for its calls.
+var errNoReconciler = fmt.Errorf("this PBX cannot reconcile: %w", adapter.ErrUnsupported)
+
+func (r *reserve) reconciler() (adapter.Reconciler, error) {
+	if rec, ok := r.current().(adapter.Reconciler); ok {
+		return rec, nil
+	}
+	return nil, errNoReconciler
+}
+
+func (r *reserve) ChannelLive(ctx context.Context, id string) (bool, error) {
+	rec, err := r.reconciler()
+	if err != nil {
+		return false, err
+	}
+	return rec.ChannelLive(ctx, id)
+}
+
+func (r *reserve) KillChannel(ctx context.Context, id, cause string) error {
+	rec, err := r.reconciler()
+	if err != nil {
+		return err
+	}
+	return rec.KillChannel(ctx, id, cause)
+}
+
+func (r *reserve) RecordingWAV(ctx context.Context, name string) ([]byte, error) {
+	rec, err := r.reconciler()
+	if err != nil {
+		return nil, err
+	}
+	return rec.RecordingWAV(ctx, name)
+}
+
+func (r *reserve) DeleteRecording(ctx context.Context, name string) error {
+	rec, err := r.reconciler()
+	if err != nil {
+		return err
+	}
+	return rec.DeleteRecording(ctx, name)
+}

@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	var pbxs []adapter.PBX
 	for _, a := range cfg.Asterisk {
-		pbxs = append(pbxs, ari.New(a, log.With("pbx", a.Name)))
+		pbxs = append(pbxs, reservable(cfg, func() adapter.PBX { return ari.New(a, log.With("pbx", a.Name)) }))
 	}
 	for _, f := range cfg.FreeSWITCH {
 		pbxs = append(pbxs, esl.New(f, log.With("pbx", f.Name)))
