@@ -234,39 +234,21 @@ func (s *session) execute(ctx context.Context, prog *translate.Program) (*transl
 
 // saveState records where the call is, for reconciliation after a restart or reconnect.
 func (s *session) saveState(ctx context.Context, verb string, idx int) {
-	docURL := s.docURL
-	s.updateState(ctx, func(st *CallState) {
-		st.DocumentURL, st.Verb, st.VerbName = docURL, idx, verb
-	})
-}
-
-// updateState applies change to the call's stored state, creating it when needed, with
-// compare-and-set retries: background recordings update it too (live recordings).
-func (s *session) updateState(ctx context.Context, change func(*CallState)) {
 	ctx = context.WithoutCancel(ctx)
-	for range 5 {
-		st, err := s.e.Store.GetCall(ctx, s.id)
-		if errors.Is(err, ErrNotFound) {
-			info := s.call.Info()
-			p := s.callParams()
-			st = CallState{ID: s.id, PBX: info.PBX, ChannelID: info.ChannelID, App: s.app.Name,
-				Dialect: s.app.Dialect, Started: s.started, Status: "in-progress",
-				From: p.From, To: p.To, CallerName: p.CallerName, Direction: p.Direction}
-		} else if err != nil {
-			s.log.Warn("reading call state", "err", err)
-			return
-		}
-		change(&st)
-		st.Updated = s.e.Now()
-		_, err = s.e.Store.PutCall(ctx, st)
-		if err == nil || !errors.Is(err, ErrConflict) {
-			if err != nil {
-				s.log.Warn("saving call state", "err", err)
-			}
-			return
-		}
+	st, err := s.e.Store.GetCall(ctx, s.id)
+	if errors.Is(err, ErrNotFound) {
+		info := s.call.Info()
+		st = CallState{ID: s.id, PBX: info.PBX, ChannelID: info.ChannelID, App: s.app.Name,
+			Dialect: s.app.Dialect, Started: s.started, Status: "in-progress",
+			From: s.params.From, To: s.params.To, CallerName: s.params.CallerName, Direction: s.params.Direction}
+	} else if err != nil {
+		s.log.Warn("reading call state", "err", err)
+		return
 	}
-	s.log.Warn("saving call state: too many concurrent updates")
+	st.DocumentURL, st.Verb, st.VerbName, st.Updated = s.docURL, idx, verb, s.e.Now()
+	if _, err := s.e.Store.PutCall(ctx, st); err != nil {
+		s.log.Warn("saving call state", "err", err)
+	}
 }
 
 func (s *session) ensureAnswered(ctx context.Context) error {

@@ -71,20 +71,6 @@ func (e *Engine) Reconcile(ctx context.Context, pbx string, r Reconciler) (int, 
 	return n, nil
 }
 
-// Recover reconciles the named PBXs without asking them anything (Reconcile with a nil
-// Reconciler).
-func (e *Engine) Recover(ctx context.Context, pbxs []string) (int, error) {
-	n := 0
-	for _, p := range slices.Compact(slices.Sorted(slices.Values(pbxs))) {
-		m, err := e.Reconcile(ctx, p, nil)
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
 func (e *Engine) finishCall(ctx context.Context, st CallState, r Reconciler) error {
 	app, ok := e.Config.App(st.App)
 	if !ok {
@@ -361,4 +347,34 @@ func (s *session) target(lt *liveTarget) (*translate.Target, error) {
 		}
 	}
 	return &translate.Target{URL: u, Method: lt.Method, Retry: lt.Retry}, nil
+}
+
+// updateState applies change to the call's stored state, creating it when needed, with
+// compare-and-set retries: the call's goroutine (saveState) and its background recordings
+// write it concurrently.
+func (s *session) updateState(ctx context.Context, change func(*CallState)) {
+	ctx = context.WithoutCancel(ctx)
+	for range 5 {
+		st, err := s.e.Store.GetCall(ctx, s.id)
+		if errors.Is(err, ErrNotFound) {
+			info := s.call.Info()
+			p := s.callParams()
+			st = CallState{ID: s.id, PBX: info.PBX, ChannelID: info.ChannelID, App: s.app.Name,
+				Dialect: s.app.Dialect, Started: s.started, Status: "in-progress",
+				From: p.From, To: p.To, CallerName: p.CallerName, Direction: p.Direction}
+		} else if err != nil {
+			s.log.Warn("reading call state", "err", err)
+			return
+		}
+		change(&st)
+		st.Updated = s.e.Now()
+		_, err = s.e.Store.PutCall(ctx, st)
+		if err == nil || !errors.Is(err, ErrConflict) {
+			if err != nil {
+				s.log.Warn("saving call state", "err", err)
+			}
+			return
+		}
+	}
+	s.log.Warn("saving call state: too many concurrent updates")
 }

@@ -291,7 +291,6 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 			return
 		}
 		st, err := s.storeRecordingAs(bctx, r, res, a)
-		s.dropLive(bctx, name)
 		if err != nil {
 			log.Error("storing background recording", "name", name, "err", err)
 			if s.app.Dialect == translate.FlexML {
@@ -299,6 +298,7 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 			}
 			return
 		}
+		s.dropLive(bctx, name)
 		log.Info("background recording stored", "name", name, "sid", st.params.ID, "duration", st.params.Duration)
 		if s.app.Dialect == translate.FlexML {
 			if st.empty {

@@ -318,6 +318,12 @@ func (c *Config) applyDefaults() {
 	if c.Recording.TrimMargin == 0 {
 		c.Recording.TrimMargin = Duration(100 * time.Millisecond)
 	}
+	if c.HA.LeaseTTL == 0 {
+		c.HA.LeaseTTL = Duration(10 * time.Second)
+	}
+	if c.HA.LeaseRenew == 0 {
+		c.HA.LeaseRenew = c.HA.LeaseTTL / 4
+	}
 	if c.Outbox.Workers == 0 {
 		c.Outbox.Workers = 8
 	}
@@ -325,12 +331,6 @@ func (c *Config) applyDefaults() {
 		c.Outbox.Lease = Duration(2 * time.Minute)
 	}
 	def(&c.Store.Prefix, "pbxbridge:")
-	if c.HA.LeaseTTL == 0 {
-		c.HA.LeaseTTL = Duration(10 * time.Second)
-	}
-	if c.HA.LeaseRenew == 0 {
-		c.HA.LeaseRenew = c.HA.LeaseTTL / 4
-	}
 }
 
 func websocketURL(rest string) string {

@@ -22,9 +22,13 @@ import (
 // connection is up, the calls that the store holds for it and no goroutine of this process
 // runs (a dead owner's, or this process's before a crash) are reconciled.
 func runPBX(ctx context.Context, cfg *config.Config, st backend, p adapter.PBX, eng *adapter.Engine, token string, log *slog.Logger) error {
-	leases, shared := st.(adapter.Leases)
-	if !cfg.Store.Redis() || !shared {
+	if !cfg.Store.Redis() {
 		return servePBX(ctx, p, eng, log)
+	}
+	leases, ok := st.(adapter.Leases)
+	if !ok {
+		// Serving without the lease would let two instances run one PBX's calls.
+		return fmt.Errorf("store %T keeps no leases: a shared store must (pass the store itself, or a wrapper that forwards adapter.Leases)", st)
 	}
 	owner.Run(ctx, owner.Options{
 		Leases: leases, Name: "pbx:" + p.Name(), Owner: token,

@@ -170,9 +170,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	eng, err := adapter.New(adapter.Deps{
+	eng, err := adapter.New(adapter.Deps{Open: box.Open, // reconcile unseals the callbacks it sends
 		Config: cfg, Store: st, Outbox: st, Blob: blobs, Sender: client, Media: med, Links: api,
-		Log: log, Wake: worker.Wake, Seal: box.Seal, Open: box.Open,
+		Log: log, Wake: worker.Wake, Seal: box.Seal,
 	})
 	if err != nil {
 		return err
