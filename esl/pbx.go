@@ -168,7 +168,20 @@ func (p *PBX) listen(ctx context.Context) (<-chan error, error) {
 			}
 			p.calls.Add(1)
 			defer p.calls.Done()
-			p.handle(sv.base, conn, connect, sv.h)
+			// the end of this Serve cuts the calls it still runs, as eslgo's base context did
+			// when it was the Serve's: an instance that lost the PBX's lease lets go at once
+			var running atomic.Pointer[Call]
+			h := func(ctx context.Context, c adapter.Call) {
+				running.Store(c.(*Call))
+				defer running.Store(nil)
+				sv.h(ctx, c)
+			}
+			defer context.AfterFunc(sv.ctx, func() {
+				if c := running.Load(); c != nil {
+					c.lost() // the handler returns, and closing the socket hangs the channel up
+				}
+			})()
+			p.handle(sv.base, conn, connect, h)
 		})
 	}()
 	p.lnErr = listenErr

@@ -163,3 +163,60 @@ func TestReconciler(t *testing.T) {
 		t.Errorf("recording still there after DeleteRecording: %v", err)
 	}
 }
+
+// When Serve ends (the lease was lost), the calls it runs are cut at once: their handlers see
+// the hangup and FreeSWITCH hangs the channels up, so that the next owner finds them gone.
+func TestServeEndCutsCalls(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	sim := eslsim.New(eslsim.Options{})
+	t.Cleanup(sim.Close)
+	p := New(config.FreeSWITCH{Name: "fs", Listen: addr, RecordDir: t.TempDir(),
+		CommandTimeout: config.Duration(time.Second), ConnectTimeout: config.Duration(time.Second)},
+		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	started, cut := make(chan struct{}), make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = p.Serve(ctx, func(ctx context.Context, c adapter.Call) {
+			close(started)
+			<-ctx.Done()
+			cut <- context.Cause(ctx)
+		})
+	}()
+	var ch *eslsim.Channel
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var err error
+		if ch, err = sim.Call(addr, eslsim.Script{From: "1", To: "2"}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("call not handled")
+	}
+	t0 := time.Now()
+	cancel()
+	select {
+	case err := <-cut:
+		if !errors.Is(err, adapter.ErrHangup) {
+			t.Errorf("the call's cause: %v, want ErrHangup", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call went on after Serve ended")
+	}
+	select {
+	case <-ch.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("FreeSWITCH kept the channel")
+	}
+	t.Logf("call cut %v after Serve's end", time.Since(t0).Round(time.Millisecond))
+	<-served
+}
