@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,5 +196,74 @@ apps:
 	}
 	if b := bodies["up hangup http://127.0.0.1:1/status"]; b["CallStatus"] != "completed" {
 		t.Errorf("status callback: %v", b)
+	}
+}
+
+// TestReconcilePlivoBackground: a Plivo background recording whose action went at start keeps
+// the RecordingID and RecordUrl announced then, and at its end only callbackUrl goes (the
+// action is not sent again); the call was already gone from the PBX, so nothing is hung up.
+func TestReconcilePlivoBackground(t *testing.T) {
+	ctx := context.Background()
+	st, err := local.Open(t.TempDir(), local.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bl, err := blob.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bl.Close()
+	cfg, err := config.Parse([]byte(`
+apps:
+  - {name: pl, dialect: plivo, url: "http://127.0.0.1:1/answer", status_url: "http://127.0.0.1:1/hangup"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := `{"mode":"session","doc":"http://127.0.0.1:1/answer","format":"mp3",
+		"action":{"url":"http://127.0.0.1:1/act","method":"POST","retry":{}},"disposition":"notify","action_at_start":true,
+		"callback":{"url":"http://127.0.0.1:1/cb","method":"POST","retry":{}},
+		"storage":{"kind":"managed","metadata":{}},
+		"announced_sid":"0b7c2a8e-2f5c-4b7e-9a51-6a1e0e6f7d11","announced_url":"http://bridge/f/announced.mp3"}`
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	if _, err := st.PutCall(ctx, adapter.CallState{ID: "c1", PBX: "fs", ChannelID: "ch", App: "pl", Dialect: translate.Plivo,
+		Started: t0, Updated: t0, Live: []adapter.LiveRecording{{Name: "rec", Started: t0, Spec: []byte(spec)}}}); err != nil {
+		t.Fatal(err)
+	}
+	pbx := &pbxState{live: map[string]bool{}, wavs: map[string][]byte{"rec": wav(time.Second)}}
+	eng, err := adapter.New(adapter.Deps{Config: cfg, Store: st, Outbox: st, Blob: bl, Sender: noSender{}, Media: noMedia{}, Links: noLinks{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := eng.Reconcile(ctx, "fs", pbx); err != nil || n != 1 {
+		t.Fatalf("Reconcile = %d, %v", n, err)
+	}
+	if len(pbx.killed) != 0 {
+		t.Errorf("killed %v: the channel was gone", pbx.killed)
+	}
+	files, err := st.ListFiles(ctx, adapter.FileQuery{})
+	if err != nil || len(files) != 1 || files[0].SID != "0b7c2a8e-2f5c-4b7e-9a51-6a1e0e6f7d11" {
+		t.Fatalf("files %+v %v: want the announced RecordingID", files, err)
+	}
+	var kinds []string
+	for {
+		es, err := st.Claim(ctx, "test", time.Now(), time.Minute, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) == 0 {
+			break
+		}
+		kinds = append(kinds, es[0].Kind+" "+es[0].URL)
+		if es[0].Kind == "callback" && !strings.Contains(string(es[0].Body), "RecordUrl=http%3A%2F%2Fbridge%2Ff%2Fannounced.mp3") {
+			t.Errorf("callbackUrl without the announced RecordUrl: %s", es[0].Body)
+		}
+		if err := st.Ack(ctx, es[0].ID, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := "[callback http://127.0.0.1:1/cb hangup http://127.0.0.1:1/hangup]"; fmt.Sprint(kinds) != want {
+		t.Errorf("callbacks %v, want %s", kinds, want)
 	}
 }
