@@ -48,14 +48,15 @@ const recoveredCause = "NORMAL_TEMPORARY_FAILURE"
 // NORMAL_TEMPORARY_FAILURE), and its state is removed. r may be nil (a PBX that cannot answer
 // for its calls): the calls are then taken as gone and their recordings as lost.
 //
-// It returns how many calls it finished. On an error (the PBX or the store failing) it stops;
-// calling it again goes on where it stopped.
+// It returns how many calls it finished, and the errors of those it could not (the PBX or the
+// store failing), which stay in the store: calling it again retries them.
 func (e *Engine) Reconcile(ctx context.Context, pbx string, r Reconciler) (int, error) {
 	calls, err := e.Store.ListCalls(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
+	var errs []error
 	for _, st := range calls {
 		if st.PBX != pbx {
 			continue
@@ -64,11 +65,15 @@ func (e *Engine) Reconcile(ctx context.Context, pbx string, r Reconciler) (int, 
 			continue
 		}
 		if err := e.finishCall(ctx, st, r); err != nil {
-			return n, fmt.Errorf("call %s: %w", st.ID, err)
+			if ctx.Err() != nil {
+				return n, err
+			}
+			errs = append(errs, fmt.Errorf("call %s: %w", st.ID, err))
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 func (e *Engine) finishCall(ctx context.Context, st CallState, r Reconciler) error {
