@@ -51,10 +51,11 @@ func servePBX(ctx context.Context, p adapter.PBX, eng *adapter.Engine, log *slog
 	return err
 }
 
-// reconcile waits for the PBX connection, then reconciles its calls, trying again every
-// second while the PBX or the store fail.
+// reconcile waits for the PBX connection, then reconciles its calls, trying again (every
+// second, backing off to 30s) while the PBX or the store fail.
 func reconcile(ctx context.Context, p adapter.PBX, eng *adapter.Engine, log *slog.Logger) {
 	rec, _ := p.(adapter.Reconciler)
+	wait := time.Second
 	for ctx.Err() == nil {
 		if p.Ready() == nil {
 			n, err := eng.Reconcile(ctx, p.Name(), rec)
@@ -65,12 +66,15 @@ func reconcile(ctx context.Context, p adapter.PBX, eng *adapter.Engine, log *slo
 				return
 			}
 			if ctx.Err() == nil {
-				log.Warn("reconciling calls; trying again", "pbx", p.Name(), "err", err)
+				log.Warn("reconciling calls; trying again", "pbx", p.Name(), "in", wait, "err", err)
 			}
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Second):
+		case <-time.After(wait):
+		}
+		if p.Ready() == nil {
+			wait = min(2*wait, 30*time.Second)
 		}
 	}
 }
