@@ -152,6 +152,14 @@ func (app *application) callSids() []string {
 	return out
 }
 
+// storeYAML is the store section: Redis, or the embedded store when url is "".
+func storeYAML(url string) string {
+	if url == "" {
+		return "store: {}"
+	}
+	return "store:\n  url: " + url
+}
+
 func writeConfig(t *testing.T, dir, name, redisURL, inbound, recordDir, appURL string) *instance {
 	t.Helper()
 	httpPort, err := apptest.FreePort()
@@ -170,8 +178,7 @@ func writeConfig(t *testing.T, dir, name, redisURL, inbound, recordDir, appURL s
 data_dir: %s
 log_level: debug
 link_secret: ha-test-link-secret-0123456789abcdef0123456789
-store:
-  url: %s
+%s
 outbox:
   key: ha-test-outbox-key-0123456789abcdef0123456789abcdef
   lease: 56s
@@ -195,7 +202,7 @@ apps:
     url: %s/doc
     status_url: "%s/status#rc=5&rp=5xx"
     numbers: [%s]
-`, httpPort, filepath.Join(dir, name+"-data"), redisURL, name, pbxName, in.eslAddr, inbound, recordDir, appURL, appURL, number)
+`, httpPort, filepath.Join(dir, name+"-data"), storeYAML(redisURL), name, pbxName, in.eslAddr, inbound, recordDir, appURL, appURL, number)
 	if err := os.WriteFile(in.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -402,4 +409,98 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestKillRestartEmbedded: one instance on the embedded store is killed with -9 while callbacks
+// wait for a refusing application and a call records; restarted on the same data_dir, it
+// finishes the call that was recording and delivers every callback.
+func TestKillRestartEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	recordDir := filepath.Join(dir, "recordings")
+	if err := os.MkdirAll(recordDir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	sim := eslsim.New(eslsim.Options{})
+	t.Cleanup(sim.Close)
+	inbound, err := sim.ListenInbound("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := startApp(t)
+	a := writeConfig(t, dir, "a", "", inbound, recordDir, app.URL)
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(a.log)
+			t.Logf("a's log:\n%s", tail(string(b), 150))
+		}
+	}()
+	a.start(t)
+	waitLog(t, a, "listening for outbound sockets", 20*time.Second)
+
+	var chans []*eslsim.Channel
+	for range 2 {
+		ch := dial(t, sim, a.eslAddr, eslsim.Script{From: "15550100001", To: number,
+			Audio: append(eslsim.Tone(time.Second, 3000), eslsim.Silence(30*time.Second)...),
+			DTMF:  []eslsim.DTMF{{At: 1200 * time.Millisecond, Digit: '#'}}})
+		chans = append(chans, ch)
+	}
+	long := dial(t, sim, a.eslAddr, eslsim.Script{From: "15550100002", To: number, Audio: eslsim.Tone(60*time.Second, 3000)})
+	for _, ch := range chans {
+		select {
+		case <-ch.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatal("a call that recorded until '#' did not end")
+		}
+	}
+	waitFor(t, 20*time.Second, "the short calls' callbacks refused at least once each", func() bool {
+		return app.refusedCount() >= 6
+	})
+	waitFor(t, 20*time.Second, "the long call recording", func() bool {
+		b, _ := os.ReadFile(a.log)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "msg=recording ") && strings.Contains(line, long.UUID()) {
+				return true
+			}
+		}
+		return false
+	})
+	a.kill(t)
+	select {
+	case <-long.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("FreeSWITCH kept the call of the dead instance")
+	}
+	restarted := time.Now()
+	a.start(t)
+	waitLog(t, a, "recording of a call whose instance died stored", 20*time.Second)
+	t.Logf("restarted instance stored the dead run's recording %v after its start", time.Since(restarted).Round(time.Millisecond))
+	app.refuse.Store(false)
+	sids := app.callSids()
+	deadline := time.Now().Add(75 * time.Second) // a callback leased by the dead worker comes back after outbox.lease (56s)
+	for len(app.missing(sids)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("callbacks lost: %v", app.missing(sids))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("every callback of the %d calls delivered %v after the restart", len(sids), time.Since(restarted).Round(time.Millisecond))
+	if ents, _ := os.ReadDir(recordDir); len(ents) != 0 {
+		t.Errorf("recordings left in record_dir: %d", len(ents))
+	}
+}
+
+// dial places a simulated call, retrying while the listener comes up.
+func dial(t *testing.T, sim *eslsim.Sim, addr string, sc eslsim.Script) *eslsim.Channel {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ch, err := sim.Call(addr, sc)
+		if err == nil {
+			return ch
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
