@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
@@ -92,9 +93,11 @@ func leaseToken(cfg *config.Config) string {
 	return name + "/" + hex.EncodeToString(b[:])
 }
 
-// reservable returns the PBX that mk makes. With a shared store, a PBX is served again each
-// time this instance takes its lease back, and an ARI PBX serves once only: it is then wrapped
-// so that each Serve after the first runs on a new one.
+// reservable returns the PBX that mk makes. With a shared store it is wrapped: a PBX is
+// served again each time this instance takes its lease back, and an ARI PBX serves once only,
+// so each Serve after the first runs on a new one from mk (mk may also return the same one, as
+// for FreeSWITCH); and a standby reports itself ready (Ready), since it serves the HTTP API
+// and stands ready to take the PBX over, while the owner reports its connection.
 func reservable(cfg *config.Config, mk func() adapter.PBX) adapter.PBX {
 	p := mk()
 	if !cfg.Store.Redis() {
@@ -105,10 +108,11 @@ func reservable(cfg *config.Config, mk func() adapter.PBX) adapter.PBX {
 
 // reserve is a PBX made anew for each period of ownership. It delegates to the current one.
 type reserve struct {
-	mk   func() adapter.PBX
-	mu   sync.Mutex
-	cur  adapter.PBX
-	used bool // cur has been served
+	mk      func() adapter.PBX
+	serving atomic.Bool // this instance owns the PBX: Serve runs
+	mu      sync.Mutex
+	cur     adapter.PBX
+	used    bool // cur has been served
 }
 
 var (
@@ -123,7 +127,13 @@ func (r *reserve) current() adapter.PBX {
 }
 
 func (r *reserve) Name() string { return r.current().Name() }
-func (r *reserve) Ready() error { return r.current().Ready() }
+
+func (r *reserve) Ready() error {
+	if !r.serving.Load() {
+		return nil // a standby
+	}
+	return r.current().Ready()
+}
 
 func (r *reserve) Serve(ctx context.Context, h func(context.Context, adapter.Call)) error {
 	r.mu.Lock()
@@ -133,6 +143,8 @@ func (r *reserve) Serve(ctx context.Context, h func(context.Context, adapter.Cal
 	r.used = true
 	p := r.cur
 	r.mu.Unlock()
+	r.serving.Store(true)
+	defer r.serving.Store(false)
 	return p.Serve(ctx, h)
 }
 

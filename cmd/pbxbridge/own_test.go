@@ -29,6 +29,9 @@ func TestReservable(t *testing.T) {
 	mk := func() adapter.PBX { made++; return &oncePBX{} }
 	cfg := &config.Config{Store: config.Store{URL: "redis://127.0.0.1:1"}}
 	p := reservable(cfg, mk)
+	if err := p.Ready(); err != nil {
+		t.Errorf("a standby is not ready: %v", err)
+	}
 	for i := range 3 {
 		if err := p.Serve(t.Context(), nil); err != nil {
 			t.Fatalf("Serve %d: %v", i+1, err)
@@ -43,5 +46,38 @@ func TestReservable(t *testing.T) {
 	made = 0
 	if p := reservable(&config.Config{}, mk); p.Serve(t.Context(), nil) != nil || made != 1 {
 		t.Errorf("embedded store: want the PBX itself")
+	}
+}
+
+// blockPBX serves until its context ends and is never connected.
+type blockPBX struct{ serving chan struct{} }
+
+func (p blockPBX) Name() string { return "freeswitch" }
+func (p blockPBX) Ready() error { return errors.New("not connected") }
+func (p blockPBX) Serve(ctx context.Context, _ func(context.Context, adapter.Call)) error {
+	close(p.serving)
+	<-ctx.Done()
+	return nil
+}
+
+// A standby reports ready; the owner reports its PBX connection.
+func TestReservableReady(t *testing.T) {
+	cfg := &config.Config{Store: config.Store{URL: "redis://127.0.0.1:1"}}
+	b := blockPBX{serving: make(chan struct{})}
+	p := reservable(cfg, func() adapter.PBX { return b })
+	if err := p.Ready(); err != nil {
+		t.Errorf("standby: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = p.Serve(ctx, nil); close(done) }()
+	<-b.serving
+	if err := p.Ready(); err == nil {
+		t.Error("owner with its PBX down reports ready")
+	}
+	cancel()
+	<-done
+	if err := p.Ready(); err != nil {
+		t.Errorf("standby again: %v", err)
 	}
 }

@@ -144,7 +144,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		pbxs = append(pbxs, reservable(cfg, func() adapter.PBX { return ari.New(a, log.With("pbx", a.Name)) }))
 	}
 	for _, f := range cfg.FreeSWITCH {
-		pbxs = append(pbxs, esl.New(f, log.With("pbx", f.Name)))
+		fs := esl.New(f, log.With("pbx", f.Name)) // serves again on its own listener
+		pbxs = append(pbxs, reservable(cfg, func() adapter.PBX { return fs }))
 	}
 	api := httpapi.New(httpapi.Deps{
 		Store: st, Outbox: st, Wake: worker.Wake, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
