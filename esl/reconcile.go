@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,7 +43,7 @@ func (p *PBX) KillChannel(ctx context.Context, channelID, cause string) error {
 // its size holds still (FreeSWITCH may still be closing it just after a hangup); an error
 // wrapping adapter.ErrNotFound when there is none.
 func (p *PBX) RecordingWAV(ctx context.Context, name string) ([]byte, error) {
-	path, err := (&Call{p: p}).recordPath(name)
+	path, err := p.recordingFile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +73,18 @@ func (p *PBX) RecordingWAV(ctx context.Context, name string) ([]byte, error) {
 	return b, nil
 }
 
+// recordingFile is where a recording named by the engine lands in record_dir (recorded there
+// by FreeSWITCH, or uploaded there).
+func (p *PBX) recordingFile(name string) (string, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\") {
+		return "", fmt.Errorf("esl %s: recording name %q: %w", p.cfg.Name, name, adapter.ErrUnsupported)
+	}
+	return filepath.Join(p.recordDir, name+".wav"), nil
+}
+
 // DeleteRecording removes a recording from the shared directory once it is stored.
 func (p *PBX) DeleteRecording(_ context.Context, name string) error {
-	path, err := (&Call{p: p}).recordPath(name)
+	path, err := p.recordingFile(name)
 	if err != nil {
 		return err
 	}
