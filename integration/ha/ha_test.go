@@ -81,6 +81,7 @@ type application struct {
 	delivered map[string]map[string]bool // path -> CallSid -> accepted
 	ids       map[string]int             // X-Pbxbridge-Event-Id -> accepted deliveries
 	refused   int
+	last      time.Time // the last callback request
 }
 
 var callbackPaths = []string{"/cb", "/rs", "/status"}
@@ -103,6 +104,7 @@ func startApp(t *testing.T) *application {
 		app.Handle(p, func(r apptest.Request) (int, string) {
 			app.mu.Lock()
 			defer app.mu.Unlock()
+			app.last = time.Now()
 			if app.refuse.Load() {
 				app.refused++
 				return http.StatusServiceUnavailable, ""
@@ -131,6 +133,18 @@ func (app *application) missing(calls []string) []string {
 		}
 	}
 	return out
+}
+
+// waitQuiet waits for a gap of d since the last callback request: then no delivery attempt is
+// in flight, and a kill leaves no callback leased to the dead worker (whose lease, outbox.lease,
+// would hold it back for 56 s: not lost, but slow).
+func (app *application) waitQuiet(t *testing.T, d time.Duration) {
+	t.Helper()
+	waitFor(t, 20*time.Second, "a pause in the callback retries", func() bool {
+		app.mu.Lock()
+		defer app.mu.Unlock()
+		return time.Since(app.last) >= d
+	})
 }
 
 func (app *application) refusedCount() int {
@@ -328,6 +342,7 @@ func (h *harness) round(t *testing.T, owner, standby *instance) {
 	pending, _ := st.Pending(t.Context())
 	t.Logf("kill -9 %s with %d callbacks pending, %d refused so far, one call recording", owner.name, pending, app.refusedCount()-refused0)
 
+	app.waitQuiet(t, 150*time.Millisecond)
 	killed := time.Now()
 	owner.kill(t)
 	l := waitOwner(t, st, standby.name+"/", 20*time.Second)
@@ -464,6 +479,7 @@ func TestKillRestartEmbedded(t *testing.T) {
 		}
 		return false
 	})
+	app.waitQuiet(t, 150*time.Millisecond)
 	a.kill(t)
 	select {
 	case <-long.Done():
