@@ -56,9 +56,13 @@ func servePBX(ctx context.Context, p adapter.PBX, eng *adapter.Engine, log *slog
 // second, backing off to 30s) while the PBX or the store fail.
 func reconcile(ctx context.Context, p adapter.PBX, eng *adapter.Engine, log *slog.Logger) {
 	rec, _ := p.(adapter.Reconciler)
+	up := p.Ready
+	if r, ok := p.(*reserve); ok {
+		up = r.connected // its Ready passes for a standby
+	}
 	wait := time.Second
 	for ctx.Err() == nil {
-		if p.Ready() == nil {
+		if up() == nil {
 			n, err := eng.Reconcile(ctx, p.Name(), rec)
 			if n > 0 {
 				log.Warn("finished the calls left by a dead instance", "pbx", p.Name(), "calls", n)
@@ -74,7 +78,7 @@ func reconcile(ctx context.Context, p adapter.PBX, eng *adapter.Engine, log *slo
 		case <-ctx.Done():
 		case <-time.After(wait):
 		}
-		if p.Ready() == nil {
+		if up() == nil {
 			wait = min(2*wait, 30*time.Second)
 		}
 	}
@@ -134,6 +138,9 @@ func (r *reserve) Ready() error {
 	}
 	return r.current().Ready()
 }
+
+// connected is the current PBX's own Ready: its connection, standby or not.
+func (r *reserve) connected() error { return r.current().Ready() }
 
 func (r *reserve) Serve(ctx context.Context, h func(context.Context, adapter.Call)) error {
 	r.mu.Lock()
