@@ -144,7 +144,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		pbxs = append(pbxs, reservable(cfg, func() adapter.PBX { return ari.New(a, log.With("pbx", a.Name)) }))
 	}
 	for _, f := range cfg.FreeSWITCH {
-		fs := esl.New(f, log.With("pbx", f.Name)) // serves again on its own listener
+		fs := esl.New(f, log.With("pbx", f.Name)) // one for every period of ownership: it serves again
 		pbxs = append(pbxs, reservable(cfg, func() adapter.PBX { return fs }))
 	}
 	api := httpapi.New(httpapi.Deps{
