@@ -30,6 +30,10 @@ type Deps struct {
 	// (seal.Box.Seal). nil keeps no credentials: a URL's userinfo is then dropped, with a
 	// warning, rather than stored in clear.
 	Seal func(plain []byte) []byte
+	// Open reverses Seal (seal.Box.Open). Reconcile needs it to send the callbacks of a
+	// recording another instance started to URLs with credentials; nil drops them, with a
+	// warning.
+	Open func(sealed []byte) ([]byte, error)
 	// Wake, when set, is called after callbacks are queued so that delivery starts at once
 	// instead of at the next poll (webhook.Worker.Wake).
 	Wake func()
@@ -47,6 +51,9 @@ type Engine struct {
 	Deps
 	owner string // outbox lease owner for requests the call goroutines send themselves
 	bg    sync.WaitGroup
+	// running holds the ids of the calls this process runs (Handle), which Reconcile leaves
+	// alone.
+	running sync.Map
 }
 
 // New checks the dependencies and returns an engine.
@@ -140,6 +147,8 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 		s.id = strings.ReplaceAll(s.id, "-", "") // CarrierX CallSids are 32 hex characters
 	}
 	s.log = log.With("call_id", s.id, "app", app.Name)
+	e.running.Store(s.id, struct{}{})
+	defer e.running.Delete(s.id)
 	s.params = translate.CallParams{
 		CallID:        s.id,
 		From:          info.From,

@@ -40,8 +40,10 @@ func (s *session) record(ctx context.Context, log *slog.Logger, r *translate.Rec
 	}
 	switch r.Mode {
 	case translate.ModeSession:
+		s.addLive(ctx, r, spec.Name, announcement{})
 		rec, err := s.call.StartRecording(ctx, spec)
 		if err != nil {
+			s.dropLive(ctx, spec.Name)
 			if errors.Is(err, ErrHangup) {
 				return nil, false, err
 			}
@@ -58,8 +60,12 @@ func (s *session) record(ctx context.Context, log *slog.Logger, r *translate.Rec
 		next, err := s.actionAtStart(ctx, r, spec.Name)
 		return next, false, err
 	}
+	s.addLive(ctx, r, spec.Name, announcement{})
 	res, err := s.call.Record(ctx, spec)
 	if err != nil {
+		if !errors.Is(err, ErrHangup) || len(res.WAV) == 0 {
+			s.dropLive(ctx, spec.Name)
+		}
 		if errors.Is(err, ErrHangup) && len(res.WAV) == 0 {
 			// The call went before capture started: nothing to keep.
 			return nil, false, err
@@ -154,6 +160,7 @@ func (s *session) containerFor(r *translate.Record) string {
 // recordFinished stores a capture and sends what the outcome table says.
 func (s *session) recordFinished(ctx context.Context, log *slog.Logger, r *translate.Record, name string, res RecordResult) (*translate.Program, bool, error) {
 	st, err := s.storeRecording(context.WithoutCancel(ctx), r, res)
+	s.dropLive(ctx, name)
 	if err != nil {
 		return s.recordFailed(ctx, log, r, err)
 	}
@@ -275,6 +282,9 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 	s.bgWG.Add(1)
 	s.e.bg.Add(1)
 	a := s.announced[name]
+	if a.sid != "" {
+		s.addLive(ctx, r, name, a) // the stored file must carry the announced SID and URL
+	}
 	go func() {
 		defer s.e.bg.Done()
 		defer s.bgWG.Done()
@@ -289,6 +299,7 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 		res, err := rec.Result()
 		bctx := context.WithoutCancel(ctx)
 		if err != nil {
+			s.dropLive(bctx, name)
 			log.Error("background recording failed", "name", name, "err", err)
 			s.e.observe().RecordingDone(RecordingFailed)
 			if s.app.Dialect == translate.FlexML {
@@ -305,6 +316,7 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 			}
 			return
 		}
+		s.dropLive(bctx, name)
 		log.Info("background recording stored", "name", name, "sid", st.params.ID, "duration", st.params.Duration)
 		if s.app.Dialect == translate.FlexML {
 			if st.empty {

@@ -36,9 +36,22 @@ type CallState struct {
 	VerbName    string
 	Status      string   // in-progress, completed
 	Recordings  []string // names of recordings live on the PBX
-	Started     time.Time
-	Updated     time.Time
-	Version     int64 // compare-and-set: PutCall succeeds only when this equals the stored version (0 = new)
+	// Live are the recordings live on the PBX with what storing them needs, so that the
+	// instance that takes the PBX over after this one dies can finish them (Reconcile).
+	// Records written before it existed have none.
+	Live    []LiveRecording
+	Started time.Time
+	Updated time.Time
+	Version int64 // compare-and-set: PutCall succeeds only when this equals the stored version (0 = new)
+}
+
+// LiveRecording is a recording running on the PBX, as the call state keeps it.
+type LiveRecording struct {
+	Name    string    // the PBX recording name (RecordSpec.Name)
+	Started time.Time // when the engine started it
+	// Spec is the Record verb's parameters as the engine encodes them (opaque to stores): the
+	// userinfo of its callback URLs sealed (Deps.Seal), external storage credentials never.
+	Spec []byte
 }
 
 // File is a stored recording, in CarrierX's File shape (storage.md).
@@ -109,6 +122,37 @@ type Store interface {
 	ExpiredFiles(ctx context.Context, now time.Time, limit int) ([]File, error)
 
 	Close() error
+}
+
+// Lease is an exclusive, time-limited claim on a named resource: one PBX connection is served
+// by the instance holding its lease (design.md "Scaling out").
+type Lease struct {
+	Name  string
+	Owner string
+	// Epoch is the fencing token: it grows each time the lease passes to a new holder (after a
+	// release or an expiry), never on a renewal, and survives the lease being free.
+	Epoch   int64
+	Expires time.Time // as the store's clock sees it, approximately
+}
+
+// Leases keeps leases. Every method is safe for concurrent use, across processes when the
+// implementation is shared (Redis). A lease that runs out is free: its holder can no longer
+// renew or release it (it must acquire it again, and may lose it to another owner), so an
+// owner that cannot renew in time knows another may act for the resource. The conformance
+// suite store/storetest (RunLeases) pins down the behaviour described here.
+type Leases interface {
+	// AcquireLease gives name to owner until now+ttl when it is free, has run out, or is
+	// already owner's (then it is renewed with the same Epoch). ErrConflict while another
+	// owner holds it.
+	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (Lease, error)
+	// RenewLease extends owner's hold to now+ttl. ErrConflict when owner does not hold it
+	// (it ran out, was released, or another owner took it).
+	RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (Lease, error)
+	// ReleaseLease frees owner's lease, so that a standby can take it at once. ErrConflict
+	// when owner does not hold it.
+	ReleaseLease(ctx context.Context, name, owner string) error
+	// GetLease returns the live lease on name: ErrNotFound when it is free.
+	GetLease(ctx context.Context, name string) (Lease, error)
 }
 
 // Entry is one outbound HTTP request in the outbox (callbacks.md §1.1). It is written before it

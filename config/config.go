@@ -62,11 +62,29 @@ type Config struct {
 	Recording  Recording   `yaml:"recording"`
 	Outbox     Outbox      `yaml:"outbox"`
 	Store      Store       `yaml:"store"`
+	// HA divides the PBXs between instances that share a Redis store (docs/operators.md).
+	HA HA `yaml:"ha"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 	// MetricsPublic serves /metrics without credentials. Default false: when api_token is
 	// set, /metrics needs it (Authorization: Bearer); without api_token /metrics is open.
 	MetricsPublic bool `yaml:"metrics_public"`
+}
+
+// HA is how instances sharing a Redis store divide the PBXs: each PBX is served by the one
+// instance that holds its lease, which it renews; a standby polls and takes the lease within
+// about lease_ttl of the owner's death. Unused with the embedded store (one process).
+type HA struct {
+	// Instance names this instance in the PBX leases and logs; unique among the instances.
+	// Default: host name and process id.
+	Instance string `yaml:"instance"`
+	// LeaseTTL is how long a PBX lease lasts without renewal: the longest a dead owner's PBX
+	// goes unserved. Default 10s; 1s–5m.
+	LeaseTTL Duration `yaml:"lease_ttl"`
+	// LeaseRenew is how often the owner renews its leases and a standby tries to take them.
+	// Default lease_ttl/4; at least 100ms and at most lease_ttl/3, so that a renewal can fail
+	// twice before the lease runs out.
+	LeaseRenew Duration `yaml:"lease_renew"`
 }
 
 // Asterisk is one Asterisk connection over ARI.
@@ -307,6 +325,12 @@ func (c *Config) applyDefaults() {
 	if c.Recording.TrimMargin == 0 {
 		c.Recording.TrimMargin = Duration(100 * time.Millisecond)
 	}
+	if c.HA.LeaseTTL == 0 {
+		c.HA.LeaseTTL = Duration(10 * time.Second)
+	}
+	if c.HA.LeaseRenew == 0 {
+		c.HA.LeaseRenew = c.HA.LeaseTTL / 4
+	}
 	if c.Outbox.Workers == 0 {
 		c.Outbox.Workers = 8
 	}
@@ -470,6 +494,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Outbox.Lease <= Duration(55*time.Second) {
 		return bad("outbox.lease", "must exceed 55s, the longest total timeout of one delivery")
+	}
+	if c.HA.LeaseTTL < Duration(time.Second) || c.HA.LeaseTTL > Duration(5*time.Minute) {
+		return bad("ha.lease_ttl", "must be between 1s and 5m")
+	}
+	if c.HA.LeaseRenew < Duration(100*time.Millisecond) || c.HA.LeaseRenew > c.HA.LeaseTTL/3 {
+		return bad("ha.lease_renew", "must be between 100ms and a third of ha.lease_ttl (%v)", c.HA.LeaseTTL.D()/3)
 	}
 	return c.Store.validate(bad)
 }

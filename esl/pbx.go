@@ -43,6 +43,10 @@ type PBX struct {
 	inMu     sync.Mutex // serialises inbound commands
 	notReady string
 	calls    sync.WaitGroup
+
+	lnMu    sync.Mutex
+	lnErr   chan error // the listener's end; nil until the first Serve
+	serving atomic.Pointer[serving]
 }
 
 var _ adapter.PBX = (*PBX)(nil)
@@ -81,38 +85,24 @@ func (p *PBX) setNotReady(why string) {
 
 // Serve listens for FreeSWITCH's outbound sockets and runs h for each call until ctx ends.
 //
-// eslgo's ListenAndServe cannot be stopped: when ctx ends, the library's base context closes
-// every socket, new sockets are refused by the handler, and the listening socket stays open
-// until the process exits.
+// eslgo's ListenAndServe cannot be stopped: when ctx ends, calls are cancelled, new sockets
+// are refused (listen), and the listening socket stays open until the process exits; a later
+// Serve takes calls on it again.
 func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.Call)) error {
 	if err := os.MkdirAll(p.recordDir, 0o770); err != nil {
 		return fmt.Errorf("esl %s: record_dir: %w", p.cfg.Name, err)
-	}
-	// Fail fast on a taken address: the library would only log it.
-	if ln, err := net.Listen("tcp", p.cfg.Listen); err != nil {
-		return fmt.Errorf("esl %s: listen %s: %w", p.cfg.Name, p.cfg.Listen, err)
-	} else {
-		_ = ln.Close()
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	p.runCtx = runCtx
 	callBase, stopCalls := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopCalls(adapter.ErrPBXDown)
-
-	opts := eslgo.DefaultOutboundOptions
-	opts.Options = eslgo.Options{Context: runCtx, Logger: logger{p.log}, ExitTimeout: p.cmdTimeout}
-	listenErr := make(chan error, 1)
-	go func() {
-		listenErr <- opts.ListenAndServe(p.cfg.Listen, func(_ context.Context, conn *eslgo.Conn, connect *eslgo.RawResponse) {
-			if runCtx.Err() != nil {
-				return
-			}
-			p.calls.Add(1)
-			defer p.calls.Done()
-			p.handle(callBase, conn, connect, h)
-		})
-	}()
+	listenErr, err := p.listen(ctx)
+	if err != nil {
+		return err
+	}
+	p.serving.Store(&serving{ctx: runCtx, base: callBase, h: h})
+	defer p.serving.Store(nil)
 	if p.cfg.Inbound == "" {
 		p.ready.Store(true)
 	} else {
@@ -122,6 +112,9 @@ func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.C
 	select {
 	case <-ctx.Done():
 	case err := <-listenErr:
+		p.lnMu.Lock()
+		p.lnErr = nil // the next Serve listens again
+		p.lnMu.Unlock()
 		p.setNotReady("listener stopped")
 		return fmt.Errorf("esl %s: listener: %v: %w", p.cfg.Name, err, adapter.ErrPBXDown)
 	}
@@ -136,6 +129,69 @@ func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.C
 	}
 	return nil
 }
+
+// serving is what one Serve hands the listener: while it is set, arriving calls are taken.
+type serving struct {
+	ctx, base context.Context
+	h         func(context.Context, adapter.Call)
+}
+
+// listen starts the outbound listener once for the life of the process: eslgo cannot close
+// it, and Serve may run again on the same PBX (an instance that loses and regains the PBX's
+// lease). A socket that arrives while no Serve runs is refused with `resume`, so that
+// FreeSWITCH goes on with its dialplan (the next instance's socket) instead of hanging up.
+func (p *PBX) listen(ctx context.Context) (<-chan error, error) {
+	p.lnMu.Lock()
+	defer p.lnMu.Unlock()
+	if p.lnErr != nil {
+		return p.lnErr, nil
+	}
+	// Fail fast on a taken address: the library would only log it.
+	if ln, err := net.Listen("tcp", p.cfg.Listen); err != nil {
+		return nil, fmt.Errorf("esl %s: listen %s: %w", p.cfg.Name, p.cfg.Listen, err)
+	} else {
+		_ = ln.Close()
+	}
+	opts := eslgo.DefaultOutboundOptions
+	opts.Options = eslgo.Options{Context: context.WithoutCancel(ctx), Logger: logger{p.log}, ExitTimeout: p.cmdTimeout}
+	listenErr := make(chan error, 1)
+	go func() {
+		listenErr <- opts.ListenAndServe(p.cfg.Listen, func(_ context.Context, conn *eslgo.Conn, connect *eslgo.RawResponse) {
+			sv := p.serving.Load()
+			if sv == nil || sv.ctx.Err() != nil {
+				rctx, cancel := context.WithTimeout(context.Background(), p.cmdTimeout)
+				_, _ = conn.SendCommand(rctx, resume{})
+				cancel()
+				p.log.Warn("freeswitch: call refused: this instance does not serve the PBX now",
+					"channel_id", connect.GetHeader("Unique-ID"))
+				return
+			}
+			p.calls.Add(1)
+			defer p.calls.Done()
+			// the end of this Serve cuts the calls it still runs, as eslgo's base context did
+			// when it was the Serve's: an instance that lost the PBX's lease lets go at once
+			var running atomic.Pointer[Call]
+			h := func(ctx context.Context, c adapter.Call) {
+				running.Store(c.(*Call))
+				defer running.Store(nil)
+				sv.h(ctx, c)
+			}
+			defer context.AfterFunc(sv.ctx, func() {
+				if c := running.Load(); c != nil {
+					c.lost() // the handler returns, and closing the socket hangs the channel up
+				}
+			})()
+			p.handle(sv.base, conn, connect, h)
+		})
+	}()
+	p.lnErr = listenErr
+	return listenErr, nil
+}
+
+// resume asks FreeSWITCH to continue the dialplan when the socket closes.
+type resume struct{}
+
+func (resume) BuildMessage() string { return "resume" }
 
 // handle owns one outbound socket: it sets the socket up, runs the engine's handler, and
 // returns after the hangup's final events (or a lost socket).

@@ -33,27 +33,46 @@ type CallRecord struct {
 	Recordings  []string  `json:"recordings,omitempty"`
 	Started     time.Time `json:"started"`
 	Updated     time.Time `json:"updated"`
+
+	// Live came after schema 1 without a version bump: older records lack it (no live
+	// recordings) and older binaries ignore it.
+	Live []LiveRecord `json:"live,omitempty"`
+}
+
+// LiveRecord is a recording live on the PBX (adapter.LiveRecording).
+type LiveRecord struct {
+	Name    string    `json:"name"`
+	Started time.Time `json:"started"`
+	Spec    []byte    `json:"spec,omitempty"`
 }
 
 // CallRecordOf is the stored form of c (its Version is the store's business).
 func CallRecordOf(c adapter.CallState) CallRecord {
-	return CallRecord{
+	r := CallRecord{
 		ID: c.ID, PBX: c.PBX, ChannelID: c.ChannelID, App: c.App, Dialect: string(c.Dialect),
 		DocumentURL: c.DocumentURL, From: c.From, To: c.To, CallerName: c.CallerName,
 		Direction: c.Direction, Verb: c.Verb, VerbName: c.VerbName, Status: c.Status,
 		Recordings: c.Recordings, Started: c.Started.UTC(), Updated: c.Updated.UTC(),
 	}
+	for _, l := range c.Live {
+		r.Live = append(r.Live, LiveRecord{Name: l.Name, Started: l.Started.UTC(), Spec: l.Spec})
+	}
+	return r
 }
 
 // State is the call state of r, with Version 0.
 func (r CallRecord) State() adapter.CallState {
-	return adapter.CallState{
+	c := adapter.CallState{
 		ID: r.ID, PBX: r.PBX, ChannelID: r.ChannelID, App: r.App,
 		Dialect: translate.Dialect(r.Dialect), DocumentURL: r.DocumentURL, From: r.From, To: r.To,
 		CallerName: r.CallerName, Direction: r.Direction, Verb: r.Verb,
 		VerbName: r.VerbName, Status: r.Status, Recordings: r.Recordings, Started: r.Started,
 		Updated: r.Updated,
 	}
+	for _, l := range r.Live {
+		c.Live = append(c.Live, adapter.LiveRecording{Name: l.Name, Started: l.Started, Spec: l.Spec})
+	}
+	return c
 }
 
 // FileRecord is a stored file's metadata.

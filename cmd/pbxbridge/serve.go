@@ -145,10 +145,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	var pbxs []adapter.PBX
 	for _, a := range cfg.Asterisk {
-		pbxs = append(pbxs, ari.New(a, log.With("pbx", a.Name)))
+		pbxs = append(pbxs, reservable(cfg, func() adapter.PBX { return ari.New(a, log.With("pbx", a.Name)) }))
 	}
 	for _, f := range cfg.FreeSWITCH {
-		pbxs = append(pbxs, esl.New(f, log.With("pbx", f.Name)))
+		fs := esl.New(f, log.With("pbx", f.Name)) // one for every period of ownership: it serves again
+		pbxs = append(pbxs, reservable(cfg, func() adapter.PBX { return fs }))
 	}
 	api := httpapi.New(httpapi.Deps{
 		Store: st, Outbox: st, Wake: worker.Wake, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
@@ -167,32 +168,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	eng, err := adapter.New(adapter.Deps{
+	eng, err := adapter.New(adapter.Deps{Open: box.Open, // reconcile unseals the callbacks it sends
 		Config: cfg, Store: st, Outbox: st, Blob: blobs, Sender: client, Media: med, Links: api,
 		Log: log, Wake: worker.Wake, Seal: box.Seal, Observe: met,
 	})
 	if err != nil {
 		return err
 	}
-	names := make([]string, len(pbxs))
-	for i, p := range pbxs {
-		names[i] = p.Name()
-	}
-	// With a shared store, several instances may serve PBXs of the same name, and a call in the
-	// store may be another instance's live call: until PBX ownership leases exist, only the
-	// embedded store, which one process owns, is recovered.
-	if !cfg.Store.Redis() {
-		if n, err := eng.Recover(ctx, names); err != nil {
-			return fmt.Errorf("recovering calls: %w", err)
-		} else if n > 0 {
-			log.Warn("ended calls left live by the previous run", "calls", n)
-		}
-	}
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	go eng.SweepLifecycle(runCtx, time.Second)
 
-	log.Info("pbxbridge serving", "version", version, "listen", cfg.Listen, "public_url", cfg.PublicURL,
+	token := leaseToken(cfg)
+	log.Info("pbxbridge serving", "version", version, "instance", token, "listen", cfg.Listen, "public_url", cfg.PublicURL,
 		"apps", len(cfg.Apps), "asterisk", len(cfg.Asterisk), "freeswitch", len(cfg.FreeSWITCH))
 	var wg sync.WaitGroup
 	errs := make(chan error, len(pbxs))
@@ -200,7 +188,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.Serve(runCtx, eng.Handle); err != nil && runCtx.Err() == nil {
+			if err := runPBX(runCtx, cfg, st, p, eng, token, log); err != nil && runCtx.Err() == nil {
 				errs <- fmt.Errorf("%s: %w", p.Name(), err)
 				cancelRun()
 			}

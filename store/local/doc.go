@@ -21,6 +21,7 @@
 //	outbox_due           claimable-at + head entry id -> nil           (one key per call with entries)
 //	outbox_dead          entry id -> entryRecord (JSON)                (dead letters)
 //	outbox_dead_by_time  DeadAt + entry id -> nil                      (ListDead order)
+//	leases               lease name -> leaseRecord (JSON)              (created on first use; lease.go)
 //
 // Every index changes in the transaction that changes what it indexes: a file's bytes are
 // charged to its container (and the quota checked) in the transaction that creates, updates or

@@ -32,6 +32,9 @@
 //	P{outbox}:dead            zset  dead letter ids scored by DeadAt   (ListDead order)
 //	P{outbox}:n               int   count of queued entries            (Pending)
 //
+//	P{lease:<name>}:holder    hash  owner, epoch; expires with the lease (PEXPIRE: Redis's clock)
+//	P{lease:<name>}:epoch     int   the lease's fencing counter, kept across holders (lease.go)
+//
 // # Atomicity, and why the tags are where they are
 //
 // A call's state is one key, tagged per call, so calls spread over a Cluster's masters; its
