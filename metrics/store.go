@@ -13,6 +13,7 @@ import (
 type Backend interface {
 	adapter.Store
 	adapter.Outbox
+	adapter.Leases
 }
 
 // TimedStore is a Backend that times every operation into the store latency histogram, by
@@ -26,6 +27,7 @@ type TimedStore struct {
 var (
 	_ adapter.Store  = (*TimedStore)(nil)
 	_ adapter.Outbox = (*TimedStore)(nil)
+	_ adapter.Leases = (*TimedStore)(nil)
 )
 
 // TimeStore wraps b.
@@ -168,3 +170,23 @@ func (t *TimedStore) Pending(ctx context.Context) (_ int, err error) {
 
 // Write writes every family in the text format (httpapi serves it at /metrics).
 func (s *Set) Write(ctx context.Context, w io.Writer) error { return s.Registry.Write(ctx, w) }
+
+func (t *TimedStore) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (_ adapter.Lease, err error) {
+	defer func(s time.Time) { t.done("acquire_lease", s, err) }(time.Now())
+	return t.b.AcquireLease(ctx, name, owner, ttl)
+}
+
+func (t *TimedStore) RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (_ adapter.Lease, err error) {
+	defer func(s time.Time) { t.done("renew_lease", s, err) }(time.Now())
+	return t.b.RenewLease(ctx, name, owner, ttl)
+}
+
+func (t *TimedStore) ReleaseLease(ctx context.Context, name, owner string) (err error) {
+	defer func(s time.Time) { t.done("release_lease", s, err) }(time.Now())
+	return t.b.ReleaseLease(ctx, name, owner)
+}
+
+func (t *TimedStore) GetLease(ctx context.Context, name string) (_ adapter.Lease, err error) {
+	defer func(s time.Time) { t.done("get_lease", s, err) }(time.Now())
+	return t.b.GetLease(ctx, name)
+}

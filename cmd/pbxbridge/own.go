@@ -26,13 +26,8 @@ func runPBX(ctx context.Context, cfg *config.Config, st backend, p adapter.PBX, 
 	if !cfg.Store.Redis() {
 		return servePBX(ctx, p, eng, log)
 	}
-	leases, ok := st.(adapter.Leases)
-	if !ok {
-		// Serving without the lease would let two instances run one PBX's calls.
-		return fmt.Errorf("store %T keeps no leases: a shared store must (pass the store itself, or a wrapper that forwards adapter.Leases)", st)
-	}
 	owner.Run(ctx, owner.Options{
-		Leases: leases, Name: "pbx:" + p.Name(), Owner: token,
+		Leases: st, Name: "pbx:" + p.Name(), Owner: token,
 		TTL: cfg.HA.LeaseTTL.D(), Renew: cfg.HA.LeaseRenew.D(), Log: log.With("pbx", p.Name()),
 	}, func(ctx context.Context, l adapter.Lease) error {
 		return servePBX(ctx, p, eng, log.With("pbx", p.Name(), "lease_epoch", l.Epoch))

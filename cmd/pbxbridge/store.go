@@ -16,6 +16,7 @@ import (
 type backend interface {
 	adapter.Store
 	adapter.Outbox
+	adapter.Leases
 }
 
 // openStore opens Redis when the configuration names one, else the embedded store in
