@@ -733,6 +733,7 @@ func (ch *Channel) startBug(arg string, vars map[string]string) bool {
 	ch.bugs = append(ch.bugs, b)
 	ch.mu.Unlock()
 	ch.emit("RECORD_START", header{"Record-File-Path", b.path})
+	ch.emitBug("MEDIA_BUG_START", b)
 	if b.limit > 0 {
 		time.AfterFunc(b.limit, func() { ch.stopBugWith(b, "success-maxtime") })
 	}
@@ -858,6 +859,12 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 		extra = append(extra, header{"Recording-Variable-" + k, v})
 	}
 	ch.emit("RECORD_STOP", extra...)
+	ch.emitBug("MEDIA_BUG_STOP", b)
+}
+
+// emitBug fires MEDIA_BUG_START/STOP of a recording bug (a_uuid_record, b_record_session).
+func (ch *Channel) emitBug(name string, b *mediaBug) {
+	ch.sim.emitPre(name, ch, []header{{"Media-Bug-Function", "session_record"}, {"Media-Bug-Target", b.path}}, nil, "")
 }
 
 // Hangup hangs the channel up with cause (the caller hanging up, uuid_kill, sendmsg hangup).

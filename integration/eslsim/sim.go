@@ -158,10 +158,17 @@ func (s *Sim) newConn(nc net.Conn, ch *Channel) *conn {
 // emit builds an event, numbers it and hands it to every socket subscribed to it, all under
 // s.mu, so every socket sees events in Event-Sequence order (unless SwapEvents).
 func (s *Sim) emit(name string, ch *Channel, extra []header, body string) {
+	s.emitPre(name, ch, nil, extra, body)
+}
+
+// emitPre is emit with headers that come before the channel block (MEDIA_BUG_* put theirs
+// there).
+func (s *Sim) emitPre(name string, ch *Channel, pre, extra []header, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
 	hs := s.baseHeaders(name, s.seq)
+	hs = append(hs, pre...)
 	if ch != nil {
 		hs = append(hs, ch.headersLocked()...)
 	}
@@ -195,6 +202,8 @@ var callingSite = map[string][3]string{
 	"BACKGROUND_JOB":           {"mod_event_socket.c", "api_exec", "1572"},
 	"PLAYBACK_START":           {"switch_ivr_play_say.c", "switch_ivr_play_file", "1509"},
 	"PLAYBACK_STOP":            {"switch_ivr_play_say.c", "switch_ivr_play_file", "2067"},
+	"MEDIA_BUG_START":          {"switch_core_media_bug.c", "switch_core_media_bug_add", "1014"},
+	"MEDIA_BUG_STOP":           {"switch_core_media_bug.c", "switch_core_media_bug_destroy", "84"},
 }
 
 func (s *Sim) baseHeaders(name string, seq uint64) []header {
@@ -328,8 +337,10 @@ func (c *conn) close() {
 func (c *conn) Drop() { c.close() }
 
 // recordEvents are not part of myevents: they come only when named (observed in
-// e_outbound_socket: myevents alone delivers no RECORD_START/STOP or PLAYBACK_*).
-var recordEvents = map[string]bool{"RECORD_START": true, "RECORD_STOP": true, "PLAYBACK_START": true, "PLAYBACK_STOP": true}
+// e_outbound_socket: myevents alone delivers no RECORD_START/STOP, PLAYBACK_* or, around its
+// record_session, MEDIA_BUG_*).
+var recordEvents = map[string]bool{"RECORD_START": true, "RECORD_STOP": true, "PLAYBACK_START": true, "PLAYBACK_STOP": true,
+	"MEDIA_BUG_START": true, "MEDIA_BUG_STOP": true}
 
 // wants reports whether an event goes to this socket; called with sim.mu held.
 func (c *conn) wants(name, uuid string) bool {
