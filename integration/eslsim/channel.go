@@ -735,7 +735,11 @@ func (ch *Channel) startBug(arg string, vars map[string]string) bool {
 	ch.emit("RECORD_START", header{"Record-File-Path", b.path})
 	ch.emitBug("MEDIA_BUG_START", b)
 	if b.limit > 0 {
-		time.AfterFunc(b.limit, func() { ch.stopBugWith(b, "success-maxtime") })
+		// switch_ivr_async.c sets stop_time = epoch seconds now + limit and compares whole
+		// epoch seconds, so the limit ends the bug after (limit-1, limit] s (a_uuid_record:
+		// a 3 s limit stopped after 2.3 s, record_ms 1800)
+		stopAt := time.Unix(b.start.Unix()+int64(b.limit/time.Second), 0)
+		time.AfterFunc(time.Until(stopAt), func() { ch.stopBugWith(b, "success-maxtime") })
 	}
 	initial, _ := strconv.Atoi(ch.bugVar(b, "RECORD_INITIAL_TIMEOUT_MS"))
 	final, _ := strconv.Atoi(ch.bugVar(b, "RECORD_FINAL_TIMEOUT_MS"))
