@@ -1106,7 +1106,7 @@ func (s *Sim) apiCommand(line string) string {
 			return "+OK Success\n"
 		case "stop":
 			if !ch.stopBug(f[2]) {
-				return "-ERR Cannot record session!\n"
+				return "-ERR Cannot stop record session!\n" // a_uuid_record: stop all, nothing recording
 			}
 			return "+OK Success\n"
 		}

@@ -502,7 +502,11 @@ func (c *conn) handle(cmd command) bool {
 		c.mu.Lock()
 		c.linger = n
 		c.mu.Unlock()
-		c.reply("+OK will linger")
+		if n > 0 {
+			c.reply(fmt.Sprintf("+OK will linger %d seconds", n)) // e_outbound_socket_linger5
+		} else {
+			c.reply("+OK will linger")
+		}
 	case "nolinger":
 		c.mu.Lock()
 		c.linger = 0
