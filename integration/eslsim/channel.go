@@ -34,6 +34,9 @@ type Script struct {
 	// PeerUUID names the other leg of a loopback pair: `uuid_send_dtmf <PeerUUID> <keys>` sends
 	// keys out of that leg, so this channel receives them (d_record_dtmf, e_outbound_socket).
 	PeerUUID string
+	// Socket, in a Script that Options.Dialplan returns, makes that extension run
+	// `socket <Socket> async full`: originate hands the leg to the outbound socket there.
+	Socket string
 }
 
 // DTMF is one key the caller presses.
@@ -87,6 +90,7 @@ type Channel struct {
 	sessionID uint64
 	script    Script
 	socketArg string // "<host:port> async full", the dialplan's socket application
+	parkUUID  string // Application-UUID of &park()
 	created   time.Time
 
 	mu         sync.Mutex
@@ -106,6 +110,7 @@ type Channel struct {
 	// readingKeys: record or playback is running and dequeues DTMF itself
 	readingKeys bool
 	outbound    *conn
+	parked      bool // originated with &park(): CHANNEL_EXECUTE park, CHANNEL_PARK at start
 	bugs        []*mediaBug
 	done        chan struct{}
 	gone        bool
@@ -131,7 +136,7 @@ func (s *Sim) newChannelID(sc Script, uuid string) *Channel {
 	ch := &Channel{
 		sim: s, uuid: uuid, sessionID: id, script: sc, created: time.Now(),
 		state: "CS_EXECUTE", callState: "RINGING", stateNum: 4,
-		appsCh: make(chan struct{}, 1), hungup: make(chan struct{}), dtmf: make(chan byte, 32), brk: make(chan struct{}, 1), done: make(chan struct{}),
+		parkUUID: newUUID(), appsCh: make(chan struct{}, 1), hungup: make(chan struct{}), dtmf: make(chan byte, 32), brk: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	ch.name = sc.ChannelName
 	if ch.name == "" {
@@ -358,6 +363,13 @@ func (ch *Channel) run() {
 		})
 	}
 	parkEmitted := false
+	if ch.parked {
+		// &park() runs as the channel's application: EXECUTE park, then CHANNEL_PARK; its
+		// EXECUTE_COMPLETE comes at hangup (finish)
+		parkEmitted = true
+		ch.emit("CHANNEL_EXECUTE", header{"Application", "park"}, header{"Application-UUID", ch.parkUUID})
+		ch.emit("CHANNEL_PARK")
+	}
 	for {
 		ch.mu.Lock()
 		var app *appCall
@@ -897,7 +909,7 @@ func (ch *Channel) finish() {
 			header{"Application-Response", "_none_"}, header{"Application-UUID", newUUID()})
 	} else { // an originated channel parked by &park()
 		ch.emit("CHANNEL_EXECUTE_COMPLETE", header{"Application", "park"}, header{"Application-Response", "_none_"},
-			header{"Application-UUID", newUUID()})
+			header{"Application-UUID", ch.parkUUID})
 	}
 	ch.mu.Lock()
 	ch.state, ch.stateNum = "CS_HANGUP", 10
@@ -987,6 +999,23 @@ func writeWAVChannels(path string, samples []int16, channels int) {
 
 // apiCommand runs an api command and returns its api/response body.
 func (s *Sim) apiCommand(line string) string {
+	body, after := s.apiCommandThen(line)
+	if after != nil {
+		after()
+	}
+	return body
+}
+
+// apiCommandThen runs an api command and returns its api/response body, and what happens
+// after the reply or BACKGROUND_JOB went out (an originated channel's session thread starts
+// then: BACKGROUND_JOB comes before its CHANNEL_EXECUTE park, b_record_session).
+func (s *Sim) apiCommandThen(line string) (string, func()) {
+	var after func()
+	body := s.apiRun(line, &after)
+	return body, after
+}
+
+func (s *Sim) apiRun(line string, after *func()) string {
 	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	arg = strings.TrimSpace(arg)
 	f := strings.Fields(arg)
@@ -1068,17 +1097,18 @@ func (s *Sim) apiCommand(line string) string {
 		}
 		return "+OK " + f[0] + " received DTMF " + f[1] + ".\n"
 	case "uuid_send_dtmf":
-		ch := chOf()
-		if ch == nil && len(f) >= 2 {
-			ch = s.peerOf(f[0])
-			if ch != nil {
-				for i := 0; i < len(f[1]); i++ {
-					ch.receiveDTMF(f[1][i])
-				}
-			}
-		}
-		if ch == nil || len(f) < 2 {
+		// the keys go out of that leg: its loopback peer receives them, the leg itself not
+		if len(f) < 2 {
 			return "-ERR no such session\n"
+		}
+		ch, peer := chOf(), s.peerOf(f[0])
+		if ch == nil && peer == nil {
+			return "-ERR no such session\n"
+		}
+		if peer != nil {
+			for i := 0; i < len(f[1]); i++ {
+				peer.receiveDTMF(f[1][i])
+			}
 		}
 		return "+OK " + f[0] + " sent DTMF " + f[1] + ".\n"
 	case "uuid_record":
@@ -1135,6 +1165,9 @@ func (s *Sim) apiCommand(line string) string {
 		if s.opts.Dialplan != nil {
 			sc = s.opts.Dialplan(parts[1])
 		}
+		if sc.Socket != "" {
+			return s.originateToSocket(parts[1], sc, f[1:], vars, after)
+		}
 		if n := vars["origination_caller_id_number"]; n != "" {
 			sc.From = n
 		}
@@ -1142,11 +1175,68 @@ func (s *Sim) apiCommand(line string) string {
 		ch := s.newChannelID(sc, vars["origination_uuid"])
 		ch.setVar("other_loopback_leg_uuid", sc.PeerUUID)
 		ch.socketArg = ""
-		go ch.run()
+		ch.parked = len(f) > 1 && f[1] == "&park()"
 		ch.answer()
+		*after = func() { go ch.run() }
 		return "+OK " + ch.uuid + "\n"
+	case "uuid_setvar_multi":
+		// uuid_setvar_multi <uuid> k=v;k=v (b_record_session)
+		ch := chOf()
+		if ch == nil || len(f) < 2 {
+			return "-ERR No such channel!\n"
+		}
+		for _, kv := range strings.Split(strings.Join(f[1:], " "), ";") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				ch.setVar(k, v)
+			}
+		}
+		return "+OK\n"
+	case "uuid_broadcast":
+		// uuid_broadcast <uuid> <app>::<arg> [aleg|bleg|both]: the application runs on the
+		// channel's session thread with a random Application-UUID (b_record_session)
+		ch := chOf()
+		if ch == nil || len(f) < 2 {
+			return "-ERR Usage: uuid_broadcast <uuid> <path> [aleg|bleg|holdb|both]\n"
+		}
+		app, arg, _ := strings.Cut(f[1], "::")
+		ch.queue(appCall{name: app, arg: arg, uuid: newUUID()})
+		return "+OK Message sent\n"
 	}
 	return "-ERR " + name + " Command not found!\n"
+}
+
+// originateToSocket is `originate loopback/<exten> <app-exten> XML <ctx>` where exten's
+// dialplan runs `socket <addr> async full` (e_outbound_trigger_inbound): the originated A leg
+// runs app-exten (what it plays is the B leg's caller audio) and the B leg is handed to the
+// outbound socket. When B is gone, loopback hangs A up.
+func (s *Sim) originateToSocket(exten string, bsc Script, rest []string, vars map[string]string, after *func()) string {
+	var asc Script
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "&") && s.opts.Dialplan != nil {
+		asc = s.opts.Dialplan(rest[0])
+	}
+	a := s.newChannelID(Script{From: vars["origination_caller_id_number"], To: exten, ChannelName: "loopback/" + exten + "-a"},
+		vars["origination_uuid"])
+	a.socketArg = ""
+	a.answer()
+	bsc.Audio = asc.Audio
+	bsc.ChannelName, bsc.PeerUUID = "loopback/"+exten+"-b", a.uuid
+	if bsc.To == "" {
+		bsc.To = exten
+	}
+	*after = func() {
+		go a.run()
+		b, err := s.Call(bsc.Socket, bsc)
+		if err != nil {
+			a.Hangup("DESTINATION_OUT_OF_ORDER")
+			return
+		}
+		a.setVar("other_loopback_leg_uuid", b.uuid)
+		go func() {
+			<-b.Done()
+			a.Hangup("NORMAL_CLEARING")
+		}()
+	}
+	return "+OK " + a.uuid + "\n"
 }
 
 // peerOf returns the channel whose loopback peer is uuid.

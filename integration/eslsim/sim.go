@@ -513,7 +513,11 @@ func (c *conn) handle(cmd command) bool {
 		c.mu.Unlock()
 		c.reply("+OK will not linger")
 	case "api":
-		c.api(c.sim.apiCommand(rest))
+		body, after := c.sim.apiCommandThen(rest)
+		c.api(body)
+		if after != nil {
+			after()
+		}
 	case "bgapi":
 		job := cmd.headers.Get("Job-UUID")
 		if job == "" {
@@ -522,8 +526,11 @@ func (c *conn) handle(cmd command) bool {
 		c.enqueue([]byte("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + job + "\nJob-UUID: " + job + "\n\n"))
 		go func() {
 			name, arg, _ := strings.Cut(rest, " ")
-			res := c.sim.apiCommand(rest)
+			res, after := c.sim.apiCommandThen(rest)
 			c.sim.emit("BACKGROUND_JOB", nil, []header{{"Job-UUID", job}, {"Job-Command", name}, {"Job-Command-Arg", arg}}, res)
+			if after != nil {
+				after()
+			}
 		}()
 	case "sendmsg":
 		c.sendmsg(rest, cmd)
