@@ -104,7 +104,7 @@ type Channel struct {
 	apps       []appCall
 	appsCh     chan struct{}
 	hungup     chan struct{}
-	dtmf       chan byte
+	dtmf       chan dtmfKey
 	brk        chan struct{} // uuid_break: stop the running application
 	displacing string        // displace_session's file, until uuid_displace stop
 	// readingKeys: record or playback is running and dequeues DTMF itself
@@ -136,7 +136,7 @@ func (s *Sim) newChannelID(sc Script, uuid string) *Channel {
 	ch := &Channel{
 		sim: s, uuid: uuid, sessionID: id, script: sc, created: time.Now(),
 		state: "CS_EXECUTE", callState: "RINGING", stateNum: 4,
-		parkUUID: newUUID(), appsCh: make(chan struct{}, 1), hungup: make(chan struct{}), dtmf: make(chan byte, 32), brk: make(chan struct{}, 1), done: make(chan struct{}),
+		parkUUID: newUUID(), appsCh: make(chan struct{}, 1), hungup: make(chan struct{}), dtmf: make(chan dtmfKey, 32), brk: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	ch.name = sc.ChannelName
 	if ch.name == "" {
@@ -198,7 +198,7 @@ func (ch *Channel) DropSocket() {
 }
 
 // PressDTMF makes the caller press a key now.
-func (ch *Channel) PressDTMF(d byte) { ch.receiveDTMF(d) }
+func (ch *Channel) PressDTMF(d byte) { ch.receiveDTMF(d, "RTP") }
 
 func (ch *Channel) setVar(k, v string) {
 	ch.mu.Lock()
@@ -479,7 +479,7 @@ func (ch *Channel) answer() {
 	ch.emit("CHANNEL_ANSWER")
 	for _, d := range ch.script.DTMF {
 		d := d
-		time.AfterFunc(d.At, func() { ch.receiveDTMF(d.Digit) })
+		time.AfterFunc(d.At, func() { ch.receiveDTMF(d.Digit, "RTP") })
 	}
 	if ch.script.HangupAt > 0 {
 		time.AfterFunc(ch.script.HangupAt, func() { ch.Hangup("NORMAL_CLEARING") })
@@ -488,7 +488,9 @@ func (ch *Channel) answer() {
 
 // receiveDTMF queues a key received from the caller; its DTMF event fires when the running
 // application dequeues it (switch_channel_dequeue_dtmf), or at once when none reads keys.
-func (ch *Channel) receiveDTMF(d byte) {
+// src is the DTMF-Source header: RTP from a caller, UNKNOWN through loopback
+// (uuid_send_dtmf on the peer), APP from uuid_recv_dtmf (d_record_dtmf).
+func (ch *Channel) receiveDTMF(d byte, src string) {
 	ch.mu.Lock()
 	gone, reading := ch.cause != "", ch.readingKeys
 	ch.mu.Unlock()
@@ -497,11 +499,11 @@ func (ch *Channel) receiveDTMF(d byte) {
 	}
 	if !reading {
 		// the parked session thread dequeues it at once (the socket application's loop)
-		ch.dtmfEvent(d)
+		ch.dtmfEvent(dtmfKey{d, src})
 		return
 	}
 	select {
-	case ch.dtmf <- d:
+	case ch.dtmf <- dtmfKey{d, src}:
 	default:
 	}
 }
@@ -513,8 +515,13 @@ func (ch *Channel) readKeys(on bool) {
 	ch.mu.Unlock()
 }
 
-func (ch *Channel) dtmfEvent(d byte) {
-	ch.emit("DTMF", header{"DTMF-Digit", string(d)}, header{"DTMF-Duration", "2000"}, header{"DTMF-Source", "RTP"})
+type dtmfKey struct {
+	d   byte
+	src string
+}
+
+func (ch *Channel) dtmfEvent(k dtmfKey) {
+	ch.emit("DTMF", header{"DTMF-Digit", string(k.d)}, header{"DTMF-Duration", "2000"}, header{"DTMF-Source", k.src})
 }
 
 // audioAt returns the caller's samples in [from, to) of the media timeline.
@@ -599,10 +606,10 @@ func (ch *Channel) recordApp(arg string) {
 loop:
 	for {
 		select {
-		case d := <-ch.dtmf:
-			ch.dtmfEvent(d)
-			if strings.IndexByte(terms, d) >= 0 {
-				used = string(d)
+		case k := <-ch.dtmf:
+			ch.dtmfEvent(k)
+			if strings.IndexByte(terms, k.d) >= 0 {
+				used = string(k.d)
 				break loop
 			}
 		case <-ch.hungup:
@@ -706,8 +713,8 @@ func (ch *Channel) playback(arg string) {
 		select {
 		case k := <-ch.dtmf:
 			ch.dtmfEvent(k)
-			if strings.IndexByte(terms, k) >= 0 {
-				ch.setVar("playback_terminator_used", string(k))
+			if strings.IndexByte(terms, k.d) >= 0 {
+				ch.setVar("playback_terminator_used", string(k.d))
 				ch.emit("PLAYBACK_STOP", header{"Playback-File-Path", arg}, header{"Playback-Status", "break"})
 				return
 			}
@@ -1093,7 +1100,7 @@ func (s *Sim) apiRun(line string, after *func()) string {
 			return "-ERR no such session\n"
 		}
 		for i := 0; i < len(f[1]); i++ {
-			ch.receiveDTMF(f[1][i])
+			ch.receiveDTMF(f[1][i], "APP")
 		}
 		return "+OK " + f[0] + " received DTMF " + f[1] + ".\n"
 	case "uuid_send_dtmf":
@@ -1107,7 +1114,7 @@ func (s *Sim) apiRun(line string, after *func()) string {
 		}
 		if peer != nil {
 			for i := 0; i < len(f[1]); i++ {
-				peer.receiveDTMF(f[1][i])
+				peer.receiveDTMF(f[1][i], "UNKNOWN")
 			}
 		}
 		return "+OK " + f[0] + " sent DTMF " + f[1] + ".\n"

@@ -185,7 +185,8 @@ func norm(dir, v string) string {
 
 // eventKeys are the event-specific headers compared value for value.
 var eventKeys = []string{"Event-Name", "Application", "Application-Data", "Application-Response",
-	"Application-UUID", "Record-File-Path", "Record-Completion-Cause", "DTMF-Digit", "Hangup-Cause",
+	"Application-UUID", "Record-File-Path", "Record-Completion-Cause", "DTMF-Digit", "DTMF-Duration",
+	"DTMF-Source", "Hangup-Cause", "Media-Bug-Function", "Media-Bug-Target",
 	"Job-Command", "Job-Command-Arg", "Job-UUID", "Unique-ID"}
 
 // baseNames are the header names every event starts with, in FreeSWITCH's order.
