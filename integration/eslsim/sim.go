@@ -173,15 +173,29 @@ func (s *Sim) emitPre(name string, ch *Channel, pre, extra []header, body string
 		hs = append(hs, ch.headersLocked()...)
 	}
 	hs = append(hs, extra...)
-	frame := eventFrame(hs, body)
+	var plain, json []byte
 	uuid := ""
 	if ch != nil {
 		uuid = ch.uuid
 	}
 	for c := range s.conns {
-		if c.wants(name, uuid) {
-			c.enqueueEvent(frame)
+		if !c.wants(name, uuid) {
+			continue
 		}
+		c.mu.Lock()
+		format := c.format
+		c.mu.Unlock()
+		if format == "json" {
+			if json == nil {
+				json = jsonEventFrame(hs, body)
+			}
+			c.enqueueEvent(json)
+			continue
+		}
+		if plain == nil {
+			plain = eventFrame(hs, body)
+		}
+		c.enqueueEvent(plain)
 	}
 }
 
@@ -239,6 +253,7 @@ type conn struct {
 	authed     bool
 	names      map[string]bool // subscribed event names; "ALL" for all
 	myevents   bool
+	format     string // the last `event <format>`: "plain" (also for xml, not simulated) or "json"
 	filterUUID string
 	linger     int      // 0 = no linger, -1 = until the client closes, n = seconds
 	filters    []header // `filter <header> <value>`: an event passes if it matches any
@@ -457,6 +472,11 @@ func (c *conn) handle(cmd command) bool {
 		}
 		known := 0
 		c.mu.Lock()
+		if f[0] == "json" {
+			c.format = "json"
+		} else {
+			c.format = "plain"
+		}
 		for _, n := range f[1:] {
 			if n == "ALL" || knownEvents[n] {
 				c.names[n] = true
