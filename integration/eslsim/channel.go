@@ -866,9 +866,15 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 			writeWAV(b.path, samples)
 		}
 	}
+	channels := 1
+	if ch.bugVar(b, "RECORD_STEREO") == "true" {
+		channels = 2
+	}
 	ch.mu.Lock()
-	size := fmt.Sprint(44 + 2*len(samples))
-	ch.setVarLocked("record_file_size", size)
+	if !strings.EqualFold(filepath.Ext(b.path), ".mp3") {
+		// mod_shout reports no size: h_mp3_uuid_record's RECORD_STOP has no record_file_size
+		ch.setVarLocked("record_file_size", fmt.Sprint(44+2*channels*len(samples)))
+	}
 	ch.setVarLocked("record_samples", fmt.Sprint(len(samples)))
 	ch.setVarLocked("record_seconds", fmt.Sprint(ms/1000))
 	ch.setVarLocked("record_ms", fmt.Sprint(ms))
