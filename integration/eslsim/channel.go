@@ -247,8 +247,9 @@ func usec(t time.Time) string {
 	return fmt.Sprint(t.UnixMicro())
 }
 
-// headersLocked renders the channel block every channel event carries; called with sim.mu held.
-func (ch *Channel) headersLocked() []header {
+// headersLocked renders the channel block every channel event carries, with the channel
+// variables when vars; called with sim.mu held.
+func (ch *Channel) headersLocked(vars bool) []header {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	answer := "ringing"
@@ -307,6 +308,9 @@ func (ch *Channel) headersLocked() []header {
 		header{"Caller-Privacy-Hide-Name", "false"},
 		header{"Caller-Privacy-Hide-Number", "false"},
 	)
+	if !vars {
+		return hs
+	}
 	for _, v := range ch.vars {
 		hs = append(hs, header{"variable_" + v.k, v.v})
 	}
@@ -322,7 +326,7 @@ func (ch *Channel) connectReply() []byte {
 	hs := s.baseHeaders("CHANNEL_DATA", s.seq)
 	hs = append(hs, header{"Channel-Direction", "inbound"}, header{"Channel-Caller-ID-Number", ch.script.From},
 		header{"Channel-Destination-Number", ch.script.To}, header{"Channel-Unique-ID", ch.uuid})
-	hs = append(hs, ch.headersLocked()...)
+	hs = append(hs, ch.headersLocked(true)...)
 	s.mu.Unlock()
 	var b strings.Builder
 	for _, h := range hs {

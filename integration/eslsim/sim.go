@@ -170,7 +170,7 @@ func (s *Sim) emitPre(name string, ch *Channel, pre, extra []header, body string
 	hs := s.baseHeaders(name, s.seq)
 	hs = append(hs, pre...)
 	if ch != nil {
-		hs = append(hs, ch.headersLocked()...)
+		hs = append(hs, ch.headersLocked(!basicOnly[name])...)
 	}
 	hs = append(hs, extra...)
 	var plain, json []byte
@@ -198,6 +198,11 @@ func (s *Sim) emitPre(name string, ch *Channel, pre, extra []header, body string
 		c.enqueueEvent(plain)
 	}
 }
+
+// basicOnly events carry the channel's basic data but no variable_* headers (seen in every
+// transcript: DTMF, CHANNEL_STATE, CHANNEL_CALLSTATE, CODEC, ...).
+var basicOnly = map[string]bool{"DTMF": true, "CHANNEL_STATE": true, "CHANNEL_CALLSTATE": true, "CODEC": true,
+	"CHANNEL_OUTGOING": true, "PRIVATE_COMMAND": true}
 
 var callingSite = map[string][3]string{
 	"CHANNEL_EXECUTE":          {"switch_core_session.c", "switch_core_session_exec", "2942"},
