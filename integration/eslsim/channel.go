@@ -63,7 +63,12 @@ func Tone(d time.Duration, amp int16) []int16 {
 // Silence returns d of digital silence.
 func Silence(d time.Duration) []int16 { return make([]int16, int(d/(time.Second/Rate))) }
 
-type appCall struct{ name, arg, uuid string }
+type appCall struct {
+	name, arg, uuid string
+	// command is the COMMAND event uuid_broadcast built (numbered when it was queued); its
+	// headers lead the PRIVATE_COMMAND fired after the application
+	command []header
+}
 
 type mediaBug struct {
 	path    string
@@ -468,6 +473,12 @@ func (ch *Channel) exec(a appCall) {
 		resp = "_none_"
 	}
 	ch.emit("CHANNEL_EXECUTE_COMPLETE", append(appHdr, header{"Application-Response", resp}, header{"Application-UUID", a.uuid})...)
+	if ch.socketArg == "" {
+		// a parked channel runs a sendmsg/uuid_broadcast application as a private event and
+		// fires PRIVATE_COMMAND when done with it (b_record_session, c_record_app); an outbound
+		// socket's channel does not (e_outbound_socket)
+		ch.sim.emitLead(a.command, "PRIVATE_COMMAND", ch, nil, nil, "")
+	}
 }
 
 func (ch *Channel) answer() {
@@ -537,6 +548,14 @@ func (ch *Channel) audioAt(from, to int) []int16 {
 		}
 	}
 	return out
+}
+
+// mediaTime is the wall-clock time of media position pos.
+func (ch *Channel) mediaTime(pos int) time.Time {
+	ch.mu.Lock()
+	a := ch.answered
+	ch.mu.Unlock()
+	return a.Add(time.Duration(pos) * time.Second / Rate)
 }
 
 // mediaPos is the media timeline position (samples since answer) at t.
@@ -623,6 +642,11 @@ loop:
 		case now := <-tick.C:
 			end := ch.mediaPos(now)
 			for ; pos+frameSamples <= end; pos += frameSamples {
+				// mod_dptools compares whole epoch seconds before each frame: elapsed >
+				// limit ends it, so the file holds less than limit+1 s
+				if limit > 0 && ch.mediaTime(pos).Unix()-startSec > int64(limit) {
+					break loop
+				}
 				fr := ch.audioAt(pos, pos+frameSamples)
 				samples = append(samples, fr...)
 				if thresh > 0 {
@@ -840,8 +864,12 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 	close(b.done)
 	ch.mu.Unlock()
 	from, to := ch.mediaPos(b.start), ch.mediaPos(now)
-	// FreeSWITCH's media bug reports about half a second less than wall-clock time
-	to -= Rate / 2
+	// A bug that mixes or pairs both streams reports about half a second less than
+	// wall-clock time (a_uuid_record, f, h: 2.0 s -> 1500 ms; rs_stereo 3.04 s -> 2540 ms); a
+	// read-only one does not (b_record_session: rs_short 1.02 s -> 1020 ms, rs_hangup 1540 ms)
+	if ch.bugVar(b, "RECORD_READ_ONLY") != "true" {
+		to -= Rate / 2
+	}
 	if to < from {
 		to = from
 	}
@@ -1216,7 +1244,12 @@ func (s *Sim) apiRun(line string, after *func()) string {
 			return "-ERR Usage: uuid_broadcast <uuid> <path> [aleg|bleg|holdb|both]\n"
 		}
 		app, arg, _ := strings.Cut(f[1], "::")
-		ch.queue(appCall{name: app, arg: arg, uuid: newUUID()})
+		s.mu.Lock()
+		s.seq++
+		cmd := append(s.baseHeaders("COMMAND", s.seq), header{"call-command", "execute"}, header{"execute-app-name", app},
+			header{"execute-app-arg", arg}, header{"event-lock", "true"}, header{"lead-frames", "5"})
+		s.mu.Unlock()
+		ch.queue(appCall{name: app, arg: arg, uuid: newUUID(), command: cmd})
 		return "+OK Message sent\n"
 	}
 	return "-ERR " + name + " Command not found!\n"

@@ -164,10 +164,16 @@ func (s *Sim) emit(name string, ch *Channel, extra []header, body string) {
 // emitPre is emit with headers that come before the channel block (MEDIA_BUG_* put theirs
 // there).
 func (s *Sim) emitPre(name string, ch *Channel, pre, extra []header, body string) {
+	s.emitLead(nil, name, ch, pre, extra, body)
+}
+
+// emitLead is emitPre with a block of headers before the event's own: a PRIVATE_COMMAND that
+// uuid_broadcast queued still carries its COMMAND event's headers first (b_record_session).
+func (s *Sim) emitLead(lead []header, name string, ch *Channel, pre, extra []header, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	hs := s.baseHeaders(name, s.seq)
+	hs := append(append([]header(nil), lead...), s.baseHeaders(name, s.seq)...)
 	hs = append(hs, pre...)
 	if ch != nil {
 		hs = append(hs, ch.headersLocked(!basicOnly[name])...)
@@ -221,6 +227,8 @@ var callingSite = map[string][3]string{
 	"BACKGROUND_JOB":           {"mod_event_socket.c", "api_exec", "1572"},
 	"PLAYBACK_START":           {"switch_ivr_play_say.c", "switch_ivr_play_file", "1509"},
 	"PLAYBACK_STOP":            {"switch_ivr_play_say.c", "switch_ivr_play_file", "2067"},
+	"COMMAND":                  {"switch_ivr_async.c", "switch_ivr_broadcast", "5731"},
+	"PRIVATE_COMMAND":          {"switch_ivr.c", "switch_ivr_parse_next_event", "804"},
 	"MEDIA_BUG_START":          {"switch_core_media_bug.c", "switch_core_media_bug_add", "1014"},
 	"MEDIA_BUG_STOP":           {"switch_core_media_bug.c", "switch_core_media_bug_destroy", "84"},
 }
