@@ -170,16 +170,25 @@ func readTranscript(t *testing.T, name string) []step {
 	steps := []step{{}}
 	var recv, send strings.Builder
 	var at time.Duration
+	// a frame can straddle a command (its headers came before the capture sent, its body
+	// after): what does not parse yet stays for the next step, where it completes
 	flush := func() {
-		r := bufio.NewReader(strings.NewReader(recv.String()))
+		text := recv.String()
+		sr := strings.NewReader(text)
+		r := bufio.NewReader(sr)
+		used := 0
 		for {
 			f, err := readFrame(r)
 			if err != nil {
 				break
 			}
+			used = len(text) - sr.Len() - r.Buffered()
 			steps[len(steps)-1].recv = append(steps[len(steps)-1].recv, f)
 		}
 		recv.Reset()
+		if rest := text[used:]; strings.TrimSpace(rest) != "" {
+			recv.WriteString(rest)
+		}
 	}
 	for _, line := range strings.SplitAfter(string(data), "\n") {
 		switch {
@@ -243,7 +252,7 @@ func names(hs []header) []string {
 
 // compareFrame checks got against want: the outer headers (names in order, normalised values),
 // the body, and for events the base header order and the event-specific headers.
-func compareFrame(t *testing.T, i int, dir string, want, got wframe, strictBody, replyBodies bool) {
+func compareFrame(t testing.TB, i int, dir string, want, got wframe, strictBody, replyBodies bool) {
 	t.Helper()
 	if want.ctype() == "command/reply" && len(want.outer) > 10 { // outbound connect reply
 		if gv, _ := got.get(got.outer, "Event-Name"); gv != "CHANNEL_DATA" {
@@ -350,6 +359,26 @@ func replay(t *testing.T, steps []step, nc net.Conn, dir string, subst func(stri
 // rewrites a command before it is sent; keep selects the events compared; strict compares
 // event bodies, replyBodies the bodies of replies; paceCap bounds the pauses kept from the
 // capture (0: all kept); eof expects the simulator to close the socket after the last frame.
+// capturePhase estimates where within its second the capture started: the first event's
+// Event-Date-Timestamp less the time its step was sent.
+func capturePhase(steps []step) (time.Duration, bool) {
+	for _, st := range steps {
+		for _, f := range st.recv {
+			if !f.isEvent() {
+				continue
+			}
+			v, _ := f.get(f.ev, "Event-Date-Timestamp")
+			us, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				continue
+			}
+			start := time.Duration(us)*time.Microsecond - st.at
+			return (start%time.Second + time.Second) % time.Second, true
+		}
+	}
+	return 0, false
+}
+
 type replayOpts struct {
 	dir                 string
 	subst               func(string) string
@@ -357,9 +386,10 @@ type replayOpts struct {
 	strict, replyBodies bool
 	paceCap             time.Duration
 	eof                 bool
+	alignPhase          bool // start at the capture's sub-second phase and keep its clock (implies no paceCap)
 }
 
-func replayWith(t *testing.T, steps []step, nc net.Conn, o replayOpts) {
+func replayWith(t testing.TB, steps []step, nc net.Conn, o replayOpts) {
 	t.Helper()
 	dir, subst, keep, strict, replyBodies := o.dir, o.subst, o.keep, o.strict, o.replyBodies
 	if subst == nil {
@@ -369,6 +399,17 @@ func replayWith(t *testing.T, steps []step, nc net.Conn, o replayOpts) {
 	var wantR, wantE, gotR, gotE []wframe
 	var prevAt time.Duration
 	prevSend := time.Now()
+	if o.alignPhase {
+		// start at the capture's phase within the second, then keep to its clock: whole
+		// epoch-second limits then expire as they did on the real FreeSWITCH
+		if phase, ok := capturePhase(steps); ok {
+			now := time.Now()
+			wait := (phase - time.Duration(now.UnixNano())%time.Second + time.Second) % time.Second
+			time.Sleep(wait)
+			prevSend = now.Add(wait)
+		}
+	}
+	origin := prevSend
 	for si, st := range steps {
 		if st.send != "" {
 			// keep the capture's pacing (a DTMF 1.5 s into a recording must come 1.5 s in),
@@ -377,7 +418,11 @@ func replayWith(t *testing.T, steps []step, nc net.Conn, o replayOpts) {
 			if o.paceCap > 0 {
 				pause = min(pause, o.paceCap)
 			}
-			time.Sleep(time.Until(prevSend.Add(pause)))
+			if o.alignPhase {
+				time.Sleep(time.Until(origin.Add(st.at)))
+			} else {
+				time.Sleep(time.Until(prevSend.Add(pause)))
+			}
 			prevAt, prevSend = st.at, time.Now()
 			if _, err := nc.Write([]byte(subst(st.send))); err != nil {
 				t.Fatalf("step %d: send: %v", si, err)
@@ -393,10 +438,12 @@ func replayWith(t *testing.T, steps []step, nc net.Conn, o replayOpts) {
 			}
 		}
 		for len(gotR) < len(wantR) || len(gotE) < len(wantE) {
-			_ = nc.SetReadDeadline(time.Now().Add(8 * time.Second))
+			// an outbound call runs for up to 10 s before its trigger sees its hangup
+			_ = nc.SetReadDeadline(time.Now().Add(15 * time.Second))
 			f, err := readFrame(r)
 			if err != nil {
-				t.Fatalf("step %d (%q): after %d replies and %d events: %v", si, st.send, len(gotR), len(gotE), err)
+				t.Fatalf("step %d (%q): after %d replies and %d events: %v\nwant replies %v\ngot replies  %v\nwant events %v\ngot events  %v",
+					si, st.send, len(gotR), len(gotE), err, replies(wantR), replies(gotR), evNames(wantE), evNames(gotE))
 			}
 			if f.isEvent() {
 				if keep(f) {
@@ -429,8 +476,14 @@ func replayWith(t *testing.T, steps []step, nc net.Conn, o replayOpts) {
 			continue
 		}
 		compareFrame(t, i, dir, wantE[i], gotE[i], strict, false)
-		s, _ := gotE[i].get(gotE[i].ev, "Event-Sequence")
-		n, _ := strconv.Atoi(s)
+		// the event's own number is its last Event-Sequence: a PRIVATE_COMMAND from
+		// uuid_broadcast carries its (earlier) COMMAND event's headers first
+		var n int
+		for _, h := range gotE[i].ev {
+			if h.k == "Event-Sequence" {
+				n, _ = strconv.Atoi(h.v)
+			}
+		}
 		if n <= seq {
 			t.Errorf("event %d: Event-Sequence %d after %d", i, n, seq)
 		}
@@ -439,6 +492,23 @@ func replayWith(t *testing.T, steps []step, nc net.Conn, o replayOpts) {
 }
 
 func identity(s string) string { return s }
+
+func replies(fs []wframe) []string {
+	var out []string
+	for _, f := range fs {
+		r, _ := f.get(f.outer, "Reply-Text")
+		out = append(out, f.ctype()+" "+r+strings.TrimSpace(string(f.body)))
+	}
+	return out
+}
+
+func evNames(fs []wframe) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.evName())
+	}
+	return out
+}
 
 // paceCap bounds the pauses a replay keeps from a capture.
 const paceCap = 2500 * time.Millisecond
