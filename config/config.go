@@ -422,6 +422,9 @@ func (c *Config) Validate() error {
 				u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 				return bad(fl+".upload_url", "must be pbxbridge's http(s) base URL as FreeSWITCH reaches it, without user, query or fragment, with record_transfer http; got %q", f.UploadURL)
 			}
+			if strings.Trim(f.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+				return bad(fl+".name", "must be letters, digits, '-' and '_' only with record_transfer http (it is part of the upload URL), got %q", f.Name)
+			}
 			if len(f.UploadToken) < 16 {
 				return bad(fl+".upload_token", "must be at least 16 characters with record_transfer http")
 			}

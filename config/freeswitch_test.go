@@ -64,6 +64,7 @@ func TestFreeSWITCHRecordTransfer(t *testing.T) {
 		{"freeswitch:\n  - record_transfer: http\n    upload_url: http://h/?a=b\n    upload_token: 0123456789abcdef\n", "freeswitch[0].upload_url"},
 		{"freeswitch:\n  - record_transfer: http\n    upload_url: http://10.0.0.5:8080\n    upload_token: short\n", "freeswitch[0].upload_token"},
 		{"freeswitch:\n  - record_transfer: http\n" + ok + "    upload_timeout: 500ms\n", "freeswitch[0].upload_timeout"},
+		{"freeswitch:\n  - record_transfer: http\n" + ok + "    name: fs/1\n", "freeswitch[0].name"},
 		{"freeswitch:\n  - record_transfer: http\n" + ok + "    upload_max_bytes: 1000\n", "freeswitch[0].upload_max_bytes"},
 	} {
 		_, err := Parse([]byte(tc.yaml))
@@ -75,5 +76,17 @@ func TestFreeSWITCHRecordTransfer(t *testing.T) {
 		if strings.Contains(err.Error(), "0123456789abcdef") {
 			t.Errorf("%q: the error shows the token: %v", tc.yaml, err)
 		}
+	}
+}
+
+func TestUploadPath(t *testing.T) {
+	f := FreeSWITCH{Name: "fs1", UploadToken: "0123456789abcdef"}
+	p := f.UploadPath("r1.wav")
+	if !strings.HasPrefix(p, "/v1/freeswitch/fs1/recordings/") || !strings.HasSuffix(p, "/r1.wav") || strings.Contains(p, "0123456789abcdef") {
+		t.Errorf("UploadPath = %q", p)
+	}
+	if UploadSignature("0123456789abcdef", "fs1", "r1.wav") == UploadSignature("0123456789abcdef", "fs1", "r2.wav") ||
+		UploadSignature("0123456789abcdef", "fs1", "r1.wav") == UploadSignature("0123456789abcdefX", "fs1", "r1.wav") {
+		t.Error("the signature does not depend on the file and the token")
 	}
 }

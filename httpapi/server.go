@@ -56,6 +56,8 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	Log   *slog.Logger
 	Now   func() time.Time
+	// Uploads are the FreeSWITCH nodes that PUT their recordings here (upload.go).
+	Uploads []Upload
 }
 
 // Server is the HTTP API. It implements adapter.Links.
@@ -91,6 +93,7 @@ func New(d Deps) *Server {
 	e.HEAD("/media/:name", s.media)
 	e.GET("/v1/outbox/dead", s.listDead)
 	e.POST("/v1/outbox/dead/:id/replay", s.replayDead)
+	e.PUT("/v1/freeswitch/:pbx/recordings/:sig/:name", s.upload)
 	return s
 }
 
