@@ -47,10 +47,11 @@
 //   - the receive loop exits silently on a read error: a call waiting for an application's
 //     completion probes its socket (api uuid_exists) after 2 s without events, and treats a
 //     failed probe as a hangup; the recording file is still read.
-//   - the outbound handler must not return before the call ends (eslgo closes the socket):
-//     handle waits for CHANNEL_HANGUP_COMPLETE after the engine's handler.
-//   - eslgo's ListenAndServe cannot be stopped: on shutdown the base context closes the
-//     sockets and the handler refuses new ones; the listening socket lives until exit.
-//   - eslgo v1.5.0 has a data race of its own between dummyLoop and close (seen with -race
-//     when a socket closes); it is inside the library and harmless to us.
+//   - the outbound handler must not return before the call ends (the socket is closed
+//     after it): handle waits for CHANNEL_HANGUP_COMPLETE after the engine's handler.
+//   - eslgo's ListenAndServe cannot be stopped, and its Conn.Close deletes from a map that
+//     dummyLoop, receiveLoop and the inbound disconnectLoop read without a lock (a data race
+//     that -race reports, and a possible crash): the listener is ours, each socket is handed
+//     to eslgo's unexported newConnection (go:linkname, socket.go), and sockets are closed
+//     by closing the net.Conn, never by Conn.Close. Serve returns when its context ends.
 package esl

@@ -19,8 +19,8 @@ import (
 
 // PBX is one FreeSWITCH node. It implements adapter.PBX.
 //
-// Calls arrive on the outbound listener: eslgo runs one handler goroutine per socket, which
-// becomes the call's goroutine (it runs the engine's handler and returns only after the
+// Calls arrive on the outbound listener (ours; each socket is handed to eslgo's connection
+// handling, socket.go): one handler goroutine per socket becomes the call's goroutine (it runs the engine's handler and returns only after the
 // hangup's final events, because eslgo closes the socket when it returns). The inbound
 // connection, when configured, is kept up by the health loop.
 type PBX struct {
@@ -39,7 +39,7 @@ type PBX struct {
 
 	ready    atomic.Bool
 	mu       sync.Mutex
-	inbound  *eslgo.Conn
+	inbound  *sock
 	inMu     sync.Mutex // serialises inbound commands
 	notReady string
 	calls    sync.WaitGroup
@@ -80,19 +80,16 @@ func (p *PBX) setNotReady(why string) {
 }
 
 // Serve listens for FreeSWITCH's outbound sockets and runs h for each call until ctx ends.
-//
-// eslgo's ListenAndServe cannot be stopped: when ctx ends, the library's base context closes
-// every socket, new sockets are refused by the handler, and the listening socket stays open
-// until the process exits.
+// Then it closes the listener, drops the inbound connection, and waits (up to 10 s) for the
+// calls' handlers to return; their sockets are closed, which FreeSWITCH takes as the end of
+// each call.
 func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.Call)) error {
 	if err := os.MkdirAll(p.recordDir, 0o770); err != nil {
 		return fmt.Errorf("esl %s: record_dir: %w", p.cfg.Name, err)
 	}
-	// Fail fast on a taken address: the library would only log it.
-	if ln, err := net.Listen("tcp", p.cfg.Listen); err != nil {
+	ln, err := net.Listen("tcp", p.cfg.Listen)
+	if err != nil {
 		return fmt.Errorf("esl %s: listen %s: %w", p.cfg.Name, p.cfg.Listen, err)
-	} else {
-		_ = ln.Close()
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -100,17 +97,15 @@ func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.C
 	callBase, stopCalls := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopCalls(adapter.ErrPBXDown)
 
-	opts := eslgo.DefaultOutboundOptions
-	opts.Options = eslgo.Options{Context: runCtx, Logger: logger{p.log}, ExitTimeout: p.cmdTimeout}
 	listenErr := make(chan error, 1)
 	go func() {
-		listenErr <- opts.ListenAndServe(p.cfg.Listen, func(_ context.Context, conn *eslgo.Conn, connect *eslgo.RawResponse) {
+		listenErr <- p.serveOutbound(runCtx, ln, func(s *sock, connect *eslgo.RawResponse) {
 			if runCtx.Err() != nil {
 				return
 			}
 			p.calls.Add(1)
 			defer p.calls.Done()
-			p.handle(callBase, conn, connect, h)
+			p.handle(callBase, s, connect, h)
 		})
 	}()
 	if p.cfg.Inbound == "" {
@@ -118,15 +113,18 @@ func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.C
 	} else {
 		go p.health(runCtx)
 	}
-	p.log.Info("freeswitch: listening for outbound sockets", "listen", p.cfg.Listen, "inbound", p.cfg.Inbound, "record_dir", p.recordDir)
+	p.log.Info("freeswitch: listening for outbound sockets", "listen", ln.Addr().String(), "inbound", p.cfg.Inbound, "record_dir", p.recordDir)
 	select {
 	case <-ctx.Done():
 	case err := <-listenErr:
+		_ = ln.Close()
 		p.setNotReady("listener stopped")
 		return fmt.Errorf("esl %s: listener: %v: %w", p.cfg.Name, err, adapter.ErrPBXDown)
 	}
 	p.setNotReady("stopped")
 	stop()
+	_ = ln.Close()
+	<-listenErr
 	p.closeInbound()
 	done := make(chan struct{})
 	go func() { p.calls.Wait(); close(done) }()
@@ -138,11 +136,12 @@ func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.C
 }
 
 // handle owns one outbound socket: it sets the socket up, runs the engine's handler, and
-// returns after the hangup's final events (or a lost socket).
-func (p *PBX) handle(base context.Context, conn *eslgo.Conn, connect *eslgo.RawResponse, h func(context.Context, adapter.Call)) {
+// returns after the hangup's final events (or a lost socket); the socket is closed after.
+func (p *PBX) handle(base context.Context, s *sock, connect *eslgo.RawResponse, h func(context.Context, adapter.Call)) {
 	uuid := connect.GetHeader("Unique-ID")
+	conn := s.conn
 	c := &Call{
-		p: p, conn: conn, uuid: uuid, log: p.log.With("channel_id", uuid),
+		p: p, sock: s, conn: conn, uuid: uuid, log: p.log.With("channel_id", uuid),
 		wake: make(chan struct{}, 1), complete: make(chan struct{}), lastEv: time.Now(),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(base)
@@ -194,6 +193,9 @@ func (p *PBX) handle(base context.Context, conn *eslgo.Conn, connect *eslgo.RawR
 			return
 		}
 	}
+	// Serve's end closes the socket: FreeSWITCH hangs the channel up, and the call ends here
+	// as on any lost socket
+	defer context.AfterFunc(p.runCtx, c.lost)()
 	c.log.Info("call arrived", "from", c.info.From, "to", c.info.To, "app", app)
 	h(c.ctx, c)
 	// the engine is done: hang up if the call is still up, then wait for the final events
@@ -236,35 +238,12 @@ func (p *PBX) checkInbound(ctx context.Context) error {
 	conn := p.inbound
 	p.mu.Unlock()
 	if conn == nil {
-		type dialed struct {
-			c   *eslgo.Conn
-			err error
-		}
-		ch := make(chan dialed, 1)
-		go func() {
-			opts := eslgo.DefaultInboundOptions
-			opts.Options = eslgo.Options{Context: ctx, Logger: logger{p.log}, ExitTimeout: p.cmdTimeout}
-			opts.Password = p.cfg.Password.Reveal()
-			opts.AuthTimeout = p.cfg.ConnectTimeout.D()
-			c, err := opts.Dial(p.cfg.Inbound)
-			ch <- dialed{c, err}
-		}()
-		select {
-		case d := <-ch:
-			if d.err != nil {
-				return fmt.Errorf("dial %s: %v: %w", p.cfg.Inbound, d.err, adapter.ErrPBXDown)
-			}
-			conn = d.c
-		case <-time.After(p.cfg.ConnectTimeout.D()):
-			go func() {
-				if d := <-ch; d.c != nil {
-					d.c.Close()
-				}
-			}()
-			return fmt.Errorf("dial %s: no answer in %v: %w", p.cfg.Inbound, p.cfg.ConnectTimeout.D(), adapter.ErrPBXDown)
+		s, err := p.dialInbound(ctx, p.cfg.Inbound, p.cfg.Password.Reveal(), p.cfg.ConnectTimeout.D())
+		if err != nil {
+			return fmt.Errorf("dial %s: %w: %w", p.cfg.Inbound, err, adapter.ErrPBXDown)
 		}
 		p.mu.Lock()
-		p.inbound = conn
+		p.inbound = s
 		p.mu.Unlock()
 	}
 	_, err := p.api(ctx, "status", "")
@@ -283,7 +262,7 @@ func (p *PBX) api(ctx context.Context, cmd, args string) (string, error) {
 	defer p.inMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, p.cmdTimeout)
 	defer cancel()
-	res, err := conn.SendCommand(ctx, command.API{Command: cmd, Arguments: args})
+	res, err := conn.conn.SendCommand(ctx, command.API{Command: cmd, Arguments: args})
 	if err != nil {
 		return "", fmt.Errorf("esl %s: api %s: %v: %w", p.cfg.Name, cmd, err, adapter.ErrPBXDown)
 	}
@@ -300,7 +279,7 @@ func (p *PBX) closeInbound() {
 	p.inbound = nil
 	p.mu.Unlock()
 	if conn != nil {
-		conn.Close()
+		conn.close()
 	}
 }
 
