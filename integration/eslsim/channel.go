@@ -667,7 +667,7 @@ loop:
 			}
 		}
 	}
-	writeWAV(path, samples)
+	ch.writeWAV(path, samples, 1)
 	ms := len(samples) * 1000 / Rate
 	ch.mu.Lock()
 	ch.setVarLocked("silence_hits_exhausted", strconv.FormatBool(exhausted))
@@ -684,9 +684,14 @@ loop:
 	ch.emit("RECORD_STOP", header{"Record-File-Path", path})
 }
 
-// canOpen reports whether mod_sndfile (or mod_shout) could open path for writing.
+// canOpen reports whether mod_sndfile (or mod_shout) could open path for writing. An
+// http_cache:// path is recorded into mod_http_cache's local cache directory, named after
+// the URL's extension, so only the extension matters.
 func (ch *Channel) canOpen(path string) bool {
 	ext := strings.ToLower(filepath.Ext(path))
+	if strings.HasPrefix(path, "http_cache://") {
+		return ext == ".wav" || ext == ".ul" || ext == ".ulaw"
+	}
 	switch ext {
 	case ".wav", ".ul", ".ulaw":
 	case ".mp3":
@@ -893,9 +898,9 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 			for i, v := range samples {
 				st[2*i] = v
 			}
-			writeWAVChannels(b.path, st, 2)
+			ch.writeWAV(b.path, st, 2)
 		} else {
-			writeWAV(b.path, samples)
+			ch.writeWAV(b.path, samples, 1)
 		}
 	}
 	channels := 1
@@ -1018,11 +1023,10 @@ func (ch *Channel) destroy() {
 	close(ch.done)
 }
 
-// writeWAV writes 8 kHz 16-bit mono PCM with a RIFF header.
-func writeWAV(path string, samples []int16) { writeWAVChannels(path, samples, 1) }
-
-// writeWAVChannels writes 8 kHz 16-bit PCM, samples interleaved when channels is 2.
-func writeWAVChannels(path string, samples []int16, channels int) {
+// writeWAV writes 8 kHz 16-bit PCM with a RIFF header, samples interleaved when channels
+// is 2: to the path, or, for http_cache://<url>, with mod_http_cache's PUT to <url> when the
+// file is closed (put).
+func (ch *Channel) writeWAV(path string, samples []int16, channels int) {
 	buf := make([]byte, 44+2*len(samples))
 	copy(buf[0:], "RIFF")
 	binary.LittleEndian.PutUint32(buf[4:], uint32(36+2*len(samples)))
@@ -1038,6 +1042,10 @@ func writeWAVChannels(path string, samples []int16, channels int) {
 	binary.LittleEndian.PutUint32(buf[40:], uint32(2*len(samples)))
 	for i, s := range samples {
 		binary.LittleEndian.PutUint16(buf[44+2*i:], uint16(s))
+	}
+	if url, ok := strings.CutPrefix(path, "http_cache://"); ok {
+		ch.sim.put(url, buf)
+		return
 	}
 	_ = os.WriteFile(path, buf, 0o644)
 }

@@ -40,6 +40,10 @@ type Options struct {
 	// ModShout makes .mp3 recordings possible (module_exists mod_shout returns true). Off,
 	// as in FreeSWITCH's default build: record to .mp3 then hangs up the channel.
 	ModShout bool
+	// UploadDelay holds back each http_cache:// upload; NoUpload makes none (pbxbridge
+	// unreachable from FreeSWITCH): the recording's file never arrives.
+	UploadDelay time.Duration
+	NoUpload    bool
 }
 
 // Sim is one simulated FreeSWITCH process. Its methods are safe for concurrent use.
@@ -54,6 +58,7 @@ type Sim struct {
 	sessions uint64
 	lns      []net.Listener
 	closed   bool
+	uploads  []Upload
 }
 
 // New returns a simulator; it listens on nothing until ListenInbound or Call.
