@@ -143,8 +143,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, a := range cfg.Asterisk {
 		pbxs = append(pbxs, ari.New(a, log.With("pbx", a.Name)))
 	}
+	var uploads []httpapi.Upload
 	for _, f := range cfg.FreeSWITCH {
 		pbxs = append(pbxs, esl.New(f, log.With("pbx", f.Name)))
+		if f.RecordTransfer == config.RecordHTTP {
+			uploads = append(uploads, httpapi.Upload{PBX: f.Name, Dir: f.RecordDir, Token: f.UploadToken, MaxBytes: f.UploadMaxBytes})
+		}
 	}
 	api := httpapi.New(httpapi.Deps{
 		Store: st, Outbox: st, Wake: worker.Wake, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
@@ -157,7 +161,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			}
 			return nil
 		},
-		Log: log.With("component", "http"),
+		Log:     log.With("component", "http"),
+		Uploads: uploads,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
