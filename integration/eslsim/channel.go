@@ -112,7 +112,8 @@ type Channel struct {
 	dtmf       chan dtmfKey
 	brk        chan struct{} // uuid_break: stop the running application
 	displacing string        // displace_session's file, until uuid_displace stop
-	// readingKeys: record or playback is running and dequeues DTMF itself
+	// readingKeys: an application runs; keys wait in the channel's queue (dtmf) for it
+	// (record and playback dequeue them) or for the park loop after it
 	readingKeys bool
 	outbound    *conn
 	parked      bool // originated with &park(): CHANNEL_EXECUTE park, CHANNEL_PARK at start
@@ -416,7 +417,9 @@ func (ch *Channel) exec(a appCall) {
 	ch.mu.Lock()
 	ch.setVarLocked("current_application_data", a.arg)
 	ch.setVarLocked("current_application", a.name)
+	ch.readingKeys = true
 	ch.mu.Unlock()
+	defer ch.parkDequeue()
 	appHdr := []header{{"Application", a.name}}
 	if a.arg != "" {
 		appHdr = append(appHdr, header{"Application-Data", a.arg})
@@ -502,7 +505,8 @@ func (ch *Channel) answer() {
 }
 
 // receiveDTMF queues a key received from the caller; its DTMF event fires when the running
-// application dequeues it (switch_channel_dequeue_dtmf), or at once when none reads keys.
+// application dequeues it (switch_channel_dequeue_dtmf), when the application returns, or at
+// once when the channel is parked with none running.
 // src is the DTMF-Source header: RTP from a caller, UNKNOWN through loopback
 // (uuid_send_dtmf on the peer), APP from uuid_recv_dtmf (d_record_dtmf).
 func (ch *Channel) receiveDTMF(d byte, src string) {
@@ -523,11 +527,20 @@ func (ch *Channel) receiveDTMF(d byte, src string) {
 	}
 }
 
-// readKeys marks an application that reads keys (record, playback) as running.
-func (ch *Channel) readKeys(on bool) {
+// parkDequeue runs when an application returns: the park loop takes over, and dequeues the
+// keys the application left (their DTMF events fire now).
+func (ch *Channel) parkDequeue() {
 	ch.mu.Lock()
-	ch.readingKeys = on
+	ch.readingKeys = false
 	ch.mu.Unlock()
+	for {
+		select {
+		case k := <-ch.dtmf:
+			ch.dtmfEvent(k)
+		default:
+			return
+		}
+	}
 }
 
 type dtmfKey struct {
@@ -614,8 +627,6 @@ func (ch *Channel) recordApp(arg string) {
 		ch.Hangup("DESTINATION_OUT_OF_ORDER")
 		return
 	}
-	ch.readKeys(true)
-	defer ch.readKeys(false)
 	ch.emit("RECORD_START", header{"Record-File-Path", path})
 	start := time.Now()
 	startSec := start.Unix()
@@ -737,8 +748,6 @@ func (ch *Channel) playback(arg string) {
 	terms := terminatorSet(ch.getVarLocked("playback_terminators"))
 	ch.unsetVarLocked("playback_terminator_used")
 	ch.mu.Unlock()
-	ch.readKeys(true)
-	defer ch.readKeys(false)
 	ch.emit("PLAYBACK_START", header{"Playback-File-Path", arg})
 	t := time.NewTimer(d)
 	defer t.Stop()
