@@ -1059,15 +1059,6 @@ func (ch *Channel) writeWAV(path string, samples []int16, channels int) {
 	_ = os.WriteFile(path, buf, 0o644)
 }
 
-// apiCommand runs an api command and returns its api/response body.
-func (s *Sim) apiCommand(line string) string {
-	body, after := s.apiCommandThen(line)
-	if after != nil {
-		after()
-	}
-	return body
-}
-
 // apiCommandThen runs an api command and returns its api/response body, and what happens
 // after the reply or BACKGROUND_JOB went out (an originated channel's session thread starts
 // then: BACKGROUND_JOB comes before its CHANNEL_EXECUTE park, b_record_session).
