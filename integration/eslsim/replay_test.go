@@ -190,7 +190,7 @@ func outboundWithTrigger(t *testing.T, socketName, triggerName, aUUID, bUUID str
 		}
 		return strings.ReplaceAll(cmd, "/tmp/", dir+"/")
 	}
-	replayWith(t, sockSteps, nc, replayOpts{dir: dir, subst: subst, keep: func(wframe) bool { return true }, eof: true})
+	replayWith(t, sockSteps, nc, replayOpts{dir: dir, subst: subst, keep: func(wframe) bool { return true }, eof: true, alignPhase: true})
 }
 
 // goT lets a goroutine other than the test's run a replay: Fatalf reports and ends that
