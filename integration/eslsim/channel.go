@@ -900,7 +900,10 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 	case minSec > 0 && ms < minSec*1000:
 		cause, discarded = "input-too-short", true
 	}
-	if !discarded {
+	// switch_ivr_async.c closes the file before it discards a short one: an http_cache://
+	// file is uploaded then, and the discard (switch_file_remove of the URL) never reaches
+	// the server
+	if !discarded || strings.HasPrefix(b.path, "http_cache://") {
 		if ch.bugVar(b, "RECORD_STEREO") == "true" {
 			// left = read stream (the caller), right = write stream (silence here)
 			st := make([]int16, 2*len(samples))
