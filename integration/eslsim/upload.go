@@ -18,7 +18,9 @@ type Upload struct {
 // put is mod_http_cache's http_put when a recording to http_cache://<url> is closed
 // (mod_http_cache.c, http_file_close): one PUT of the whole file, Content-Type from the
 // extension, User-Agent freeswitch-http-cache/1.0; 200, 201, 202 and 204 are success, and
-// nothing is retried. It runs in the thread that closes the file, before RECORD_STOP.
+// nothing is retried. It runs in the thread that closes the file, so before RECORD_STOP
+// (switch_ivr_async.c closes a media bug's file, then sends RECORD_STOP; the simulator does the
+// same for the record application).
 // Options.UploadDelay holds it back (a slow network).
 func (s *Sim) put(url string, body []byte) {
 	if d := s.opts.UploadDelay; d > 0 {
