@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -246,8 +247,21 @@ func (p *PBX) checkInbound(ctx context.Context) error {
 		p.inbound = s
 		p.mu.Unlock()
 	}
-	_, err := p.api(ctx, "status", "")
-	return err
+	if _, err := p.api(ctx, "status", ""); err != nil {
+		return err
+	}
+	if p.cfg.RecordTransfer == config.RecordHTTP {
+		// without mod_http_cache FreeSWITCH cannot open http_cache:// and the record
+		// application hangs the call up: refuse calls instead
+		body, err := p.api(ctx, "module_exists", "mod_http_cache")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(body) != "true" {
+			return fmt.Errorf("record_transfer http needs mod_http_cache, which FreeSWITCH has not loaded: %w", adapter.ErrPBXDown)
+		}
+	}
+	return nil
 }
 
 // api runs an api command on the inbound connection.

@@ -175,3 +175,37 @@ func TestStartRecordingHTTPUpload(t *testing.T) {
 	}
 	assertUploads(t, r.sim, http.StatusCreated)
 }
+
+// TestUploadNeedsHTTPCache: in HTTP mode the health check asks FreeSWITCH for
+// mod_http_cache; without it the PBX is not ready (a call's record would be hung up), and
+// says why.
+func TestUploadNeedsHTTPCache(t *testing.T) {
+	t.Parallel()
+	for _, missing := range []bool{true, false} {
+		sim := eslsim.New(eslsim.Options{Password: "pw", NoHTTPCache: missing})
+		t.Cleanup(sim.Close)
+		addr, err := sim.ListenInbound("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRig(t, eslsim.Options{}, func(context.Context, adapter.Call) {}, func(c *config.FreeSWITCH) {
+			c.Inbound, c.Password = addr, "pw"
+			c.RecordTransfer, c.UploadURL, c.UploadToken = config.RecordHTTP, "http://127.0.0.1:9", testUploadToken
+			c.UploadTimeout = config.Duration(time.Second)
+		})
+		// wait for the health check's verdict (it starts "not ready")
+		var rerr error
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			rerr = r.p.Ready()
+			if (missing && rerr != nil && strings.Contains(rerr.Error(), "mod_http_cache")) || (!missing && rerr == nil) {
+				break
+			}
+		}
+		switch {
+		case missing && (rerr == nil || !strings.Contains(rerr.Error(), "mod_http_cache")):
+			t.Errorf("without mod_http_cache: Ready = %v, want an error naming mod_http_cache", rerr)
+		case !missing && rerr != nil:
+			t.Errorf("with mod_http_cache: Ready = %v", rerr)
+		}
+	}
+}

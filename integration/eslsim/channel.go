@@ -701,7 +701,7 @@ loop:
 func (ch *Channel) canOpen(path string) bool {
 	ext := strings.ToLower(filepath.Ext(path))
 	if strings.HasPrefix(path, "http_cache://") {
-		return ext == ".wav" || ext == ".ul" || ext == ".ulaw"
+		return !ch.sim.opts.NoHTTPCache && (ext == ".wav" || ext == ".ul" || ext == ".ulaw")
 	}
 	switch ext {
 	case ".wav", ".ul", ".ulaw":
@@ -1089,6 +1089,9 @@ func (s *Sim) apiRun(line string, after *func()) string {
 	case "module_exists":
 		if arg == "mod_shout" {
 			return strconv.FormatBool(s.opts.ModShout)
+		}
+		if arg == "mod_http_cache" {
+			return strconv.FormatBool(!s.opts.NoHTTPCache)
 		}
 		return "true"
 	case "uuid_getvar":

@@ -40,6 +40,8 @@ type Options struct {
 	// ModShout makes .mp3 recordings possible (module_exists mod_shout returns true). Off,
 	// as in FreeSWITCH's default build: record to .mp3 then hangs up the channel.
 	ModShout bool
+	// NoHTTPCache: mod_http_cache is not loaded (module_exists mod_http_cache is false).
+	NoHTTPCache bool
 	// UploadDelay holds back each http_cache:// upload; NoUpload makes none (pbxbridge
 	// unreachable from FreeSWITCH): the recording's file never arrives.
 	UploadDelay time.Duration
