@@ -123,7 +123,31 @@ type FreeSWITCH struct {
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// CommandTimeout bounds every command (the library has no deadline of its own). Default 5s.
 	CommandTimeout Duration `yaml:"command_timeout"`
+	// RecordTransfer is how recordings reach pbxbridge: "shared" (default; FreeSWITCH writes
+	// into RecordDir, which both sides mount at the same path) or "http" (FreeSWITCH records
+	// to http_cache://<upload_url>/..., and mod_http_cache PUTs each file to pbxbridge when it
+	// is closed; pbxbridge stores uploads in RecordDir, which FreeSWITCH then never sees).
+	RecordTransfer string `yaml:"record_transfer"`
+	// UploadURL is pbxbridge's HTTP API as FreeSWITCH reaches it, e.g. http://10.0.0.5:8080;
+	// required with record_transfer http.
+	UploadURL string `yaml:"upload_url"`
+	// UploadToken authenticates uploads: each upload URL carries an HMAC of the file name
+	// keyed with it (mod_http_cache cannot send headers). At least 16 characters; required
+	// with record_transfer http. Never logged.
+	UploadToken Secret `yaml:"upload_token"`
+	// UploadTimeout is how long after a recording ends pbxbridge waits for its upload.
+	// Default 30s; 1s to 1h.
+	UploadTimeout Duration `yaml:"upload_timeout"`
+	// UploadMaxBytes refuses larger uploads. Default 536870912 (512 MiB: about 9 hours of
+	// 8 kHz 16-bit mono); at least 1 MiB.
+	UploadMaxBytes int64 `yaml:"upload_max_bytes"`
 }
+
+// Ways recordings reach pbxbridge from FreeSWITCH (FreeSWITCH.RecordTransfer).
+const (
+	RecordShared = "shared"
+	RecordHTTP   = "http"
+)
 
 // App is one application: where its documents come from and how it is reached.
 type App struct {
@@ -278,6 +302,14 @@ func (c *Config) applyDefaults() {
 		if f.CommandTimeout == 0 {
 			f.CommandTimeout = Duration(5 * time.Second)
 		}
+		def(&f.RecordTransfer, RecordShared)
+		f.UploadURL = strings.TrimRight(f.UploadURL, "/")
+		if f.UploadTimeout == 0 {
+			f.UploadTimeout = Duration(30 * time.Second)
+		}
+		if f.UploadMaxBytes == 0 {
+			f.UploadMaxBytes = 512 << 20
+		}
 	}
 	for i := range c.Asterisk {
 		a := &c.Asterisk[i]
@@ -415,6 +447,29 @@ func (c *Config) Validate() error {
 		}
 		if f.CommandTimeout < Duration(100*time.Millisecond) || f.ConnectTimeout < Duration(100*time.Millisecond) {
 			return bad(fl+".command_timeout", "timeouts must be at least 100ms")
+		}
+		switch f.RecordTransfer {
+		case RecordShared:
+		case RecordHTTP:
+			u, err := url.Parse(f.UploadURL)
+			if f.UploadURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+				u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				return bad(fl+".upload_url", "must be pbxbridge's http(s) base URL as FreeSWITCH reaches it, without user, query or fragment, with record_transfer http; got %q", f.UploadURL)
+			}
+			if strings.Trim(f.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+				return bad(fl+".name", "must be letters, digits, '-' and '_' only with record_transfer http (it is part of the upload URL), got %q", f.Name)
+			}
+			if len(f.UploadToken) < 16 {
+				return bad(fl+".upload_token", "must be at least 16 characters with record_transfer http")
+			}
+		default:
+			return bad(fl+".record_transfer", "must be %q or %q, got %q", RecordShared, RecordHTTP, f.RecordTransfer)
+		}
+		if f.UploadTimeout < Duration(time.Second) || f.UploadTimeout > Duration(time.Hour) {
+			return bad(fl+".upload_timeout", "must be between 1s and 1h, got %v", f.UploadTimeout)
+		}
+		if f.UploadMaxBytes < 1<<20 {
+			return bad(fl+".upload_max_bytes", "must be at least 1048576 (1 MiB), got %d", f.UploadMaxBytes)
 		}
 	}
 	containers := map[string]bool{}

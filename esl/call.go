@@ -23,7 +23,8 @@ import (
 // method running on the call's goroutine reads. Commands on the socket are serialised by cmdMu.
 type Call struct {
 	p    *PBX
-	conn *eslgo.Conn
+	sock *sock
+	conn *eslgo.Conn // sock.conn
 	uuid string
 	info adapter.CallInfo
 	log  *slog.Logger
@@ -121,7 +122,7 @@ func (c *Call) send(ctx context.Context, op string, cmd command.Command) (string
 			// next command's. The socket cannot be trusted any more: drop it (FreeSWITCH
 			// then hangs the channel up) and treat the call as gone.
 			c.log.Warn("event socket command timed out; dropping the socket", "op", op, "timeout", c.p.cmdTimeout)
-			c.conn.Close()
+			c.sock.close()
 			c.lost()
 		}
 		if c.isHungup() {

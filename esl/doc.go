@@ -27,14 +27,18 @@
 //
 // # Recording files
 //
-// FreeSWITCH writes each recording to a local path. The default, and the only mode built so
-// far, is a shared directory: freeswitch[].record_dir must be the same path on both sides
-// (same host, or one volume mounted at the same path). pbxbridge names every file itself
-// (<record_dir>/<recording name>.wav, from ids it generated), records .wav only (mp3 and
-// µ-law are transcoded by the bridge, so mod_shout is never needed), reads the file after the
-// recording ends and deletes it. Serve creates the directory at start and fails if it cannot.
-// Upload over HTTP (record_post_process_exec_api with curl to the bridge) is the documented
-// alternative for a FreeSWITCH on another host; it is not built yet.
+// FreeSWITCH writes each recording itself; freeswitch[].record_transfer chooses how the file
+// reaches pbxbridge (docs/freeswitch.md). pbxbridge names every file itself (<recording
+// name>.wav, from ids it generated) and records .wav only (mp3 and µ-law are transcoded by
+// the bridge, so mod_shout is never needed).
+//
+//   - shared (the default): freeswitch[].record_dir is the same path on both sides (same
+//     host, or one volume mounted at the same path); pbxbridge reads the file after the
+//     recording ends and deletes it. Serve creates the directory and fails if it cannot.
+//   - http: FreeSWITCH records to http_cache://<upload_url>/v1/freeswitch/<pbx>/recordings/
+//     <signature>/<file> and mod_http_cache PUTs the file when it is closed; httpapi stores
+//     it in record_dir, where the recording waits for it up to upload_timeout (a missing
+//     upload fails the recording with ErrUploadMissing and adapter.ErrRecordingFailed).
 //
 // # Library traps handled here
 //
@@ -47,10 +51,11 @@
 //   - the receive loop exits silently on a read error: a call waiting for an application's
 //     completion probes its socket (api uuid_exists) after 2 s without events, and treats a
 //     failed probe as a hangup; the recording file is still read.
-//   - the outbound handler must not return before the call ends (eslgo closes the socket):
-//     handle waits for CHANNEL_HANGUP_COMPLETE after the engine's handler.
-//   - eslgo's ListenAndServe cannot be stopped: on shutdown the base context closes the
-//     sockets and the handler refuses new ones; the listening socket lives until exit.
-//   - eslgo v1.5.0 has a data race of its own between dummyLoop and close (seen with -race
-//     when a socket closes); it is inside the library and harmless to us.
+//   - the outbound handler must not return before the call ends (the socket is closed
+//     after it): handle waits for CHANNEL_HANGUP_COMPLETE after the engine's handler.
+//   - eslgo's ListenAndServe cannot be stopped, and its Conn.Close deletes from a map that
+//     dummyLoop, receiveLoop and the inbound disconnectLoop read without a lock (a data race
+//     that -race reports, and a possible crash): the listener is ours, each socket is handed
+//     to eslgo's unexported newConnection (go:linkname, socket.go), and sockets are closed
+//     by closing the net.Conn, never by Conn.Close. Serve returns when its context ends.
 package esl

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +20,8 @@ import (
 
 // PBX is one FreeSWITCH node. It implements adapter.PBX.
 //
-// Calls arrive on the outbound listener: eslgo runs one handler goroutine per socket, which
-// becomes the call's goroutine (it runs the engine's handler and returns only after the
+// Calls arrive on the outbound listener (ours; each socket is handed to eslgo's connection
+// handling, socket.go): one handler goroutine per socket becomes the call's goroutine (it runs the engine's handler and returns only after the
 // hangup's final events, because eslgo closes the socket when it returns). The inbound
 // connection, when configured, is kept up by the health loop.
 type PBX struct {
@@ -39,14 +40,10 @@ type PBX struct {
 
 	ready    atomic.Bool
 	mu       sync.Mutex
-	inbound  *eslgo.Conn
+	inbound  *sock
 	inMu     sync.Mutex // serialises inbound commands
 	notReady string
 	calls    sync.WaitGroup
-
-	lnMu    sync.Mutex
-	lnErr   chan error // the listener's end; nil until the first Serve
-	serving atomic.Pointer[serving]
 }
 
 var _ adapter.PBX = (*PBX)(nil)
@@ -84,42 +81,51 @@ func (p *PBX) setNotReady(why string) {
 }
 
 // Serve listens for FreeSWITCH's outbound sockets and runs h for each call until ctx ends.
-//
-// eslgo's ListenAndServe cannot be stopped: when ctx ends, calls are cancelled, new sockets
-// are refused (listen), and the listening socket stays open until the process exits; a later
-// Serve takes calls on it again.
+// Then it closes the listener, drops the inbound connection, and waits (up to 10 s) for the
+// calls' handlers to return; their sockets are closed, which FreeSWITCH takes as the end of
+// each call.
 func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.Call)) error {
 	if err := os.MkdirAll(p.recordDir, 0o770); err != nil {
 		return fmt.Errorf("esl %s: record_dir: %w", p.cfg.Name, err)
+	}
+	ln, err := net.Listen("tcp", p.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("esl %s: listen %s: %w", p.cfg.Name, p.cfg.Listen, err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	p.runCtx = runCtx
 	callBase, stopCalls := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopCalls(adapter.ErrPBXDown)
-	listenErr, err := p.listen(ctx)
-	if err != nil {
-		return err
-	}
-	p.serving.Store(&serving{ctx: runCtx, base: callBase, h: h})
-	defer p.serving.Store(nil)
+
+	listenErr := make(chan error, 1)
+	go func() {
+		listenErr <- p.serveOutbound(runCtx, ln, func(s *sock, connect *eslgo.RawResponse) {
+			if runCtx.Err() != nil {
+				return
+			}
+			p.calls.Add(1)
+			defer p.calls.Done()
+			p.handle(callBase, s, connect, h)
+		})
+	}()
 	if p.cfg.Inbound == "" {
 		p.ready.Store(true)
 	} else {
 		go p.health(runCtx)
 	}
-	p.log.Info("freeswitch: listening for outbound sockets", "listen", p.cfg.Listen, "inbound", p.cfg.Inbound, "record_dir", p.recordDir)
+	p.log.Info("freeswitch: listening for outbound sockets", "listen", ln.Addr().String(), "inbound", p.cfg.Inbound, "record_dir", p.recordDir)
 	select {
 	case <-ctx.Done():
 	case err := <-listenErr:
-		p.lnMu.Lock()
-		p.lnErr = nil // the next Serve listens again
-		p.lnMu.Unlock()
+		_ = ln.Close()
 		p.setNotReady("listener stopped")
 		return fmt.Errorf("esl %s: listener: %v: %w", p.cfg.Name, err, adapter.ErrPBXDown)
 	}
 	p.setNotReady("stopped")
 	stop()
+	_ = ln.Close()
+	<-listenErr
 	p.closeInbound()
 	done := make(chan struct{})
 	go func() { p.calls.Wait(); close(done) }()
@@ -130,75 +136,13 @@ func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.C
 	return nil
 }
 
-// serving is what one Serve hands the listener: while it is set, arriving calls are taken.
-type serving struct {
-	ctx, base context.Context
-	h         func(context.Context, adapter.Call)
-}
-
-// listen starts the outbound listener once for the life of the process: eslgo cannot close
-// it, and Serve may run again on the same PBX (an instance that loses and regains the PBX's
-// lease). A socket that arrives while no Serve runs is refused with `resume`, so that
-// FreeSWITCH goes on with its dialplan (the next instance's socket) instead of hanging up.
-func (p *PBX) listen(ctx context.Context) (<-chan error, error) {
-	p.lnMu.Lock()
-	defer p.lnMu.Unlock()
-	if p.lnErr != nil {
-		return p.lnErr, nil
-	}
-	// Fail fast on a taken address: the library would only log it.
-	if ln, err := net.Listen("tcp", p.cfg.Listen); err != nil {
-		return nil, fmt.Errorf("esl %s: listen %s: %w", p.cfg.Name, p.cfg.Listen, err)
-	} else {
-		_ = ln.Close()
-	}
-	opts := eslgo.DefaultOutboundOptions
-	opts.Options = eslgo.Options{Context: context.WithoutCancel(ctx), Logger: logger{p.log}, ExitTimeout: p.cmdTimeout}
-	listenErr := make(chan error, 1)
-	go func() {
-		listenErr <- opts.ListenAndServe(p.cfg.Listen, func(_ context.Context, conn *eslgo.Conn, connect *eslgo.RawResponse) {
-			sv := p.serving.Load()
-			if sv == nil || sv.ctx.Err() != nil {
-				rctx, cancel := context.WithTimeout(context.Background(), p.cmdTimeout)
-				_, _ = conn.SendCommand(rctx, resume{})
-				cancel()
-				p.log.Warn("freeswitch: call refused: this instance does not serve the PBX now",
-					"channel_id", connect.GetHeader("Unique-ID"))
-				return
-			}
-			p.calls.Add(1)
-			defer p.calls.Done()
-			// the end of this Serve cuts the calls it still runs, as eslgo's base context did
-			// when it was the Serve's: an instance that lost the PBX's lease lets go at once
-			var running atomic.Pointer[Call]
-			h := func(ctx context.Context, c adapter.Call) {
-				running.Store(c.(*Call))
-				defer running.Store(nil)
-				sv.h(ctx, c)
-			}
-			defer context.AfterFunc(sv.ctx, func() {
-				if c := running.Load(); c != nil {
-					c.lost() // the handler returns, and closing the socket hangs the channel up
-				}
-			})()
-			p.handle(sv.base, conn, connect, h)
-		})
-	}()
-	p.lnErr = listenErr
-	return listenErr, nil
-}
-
-// resume asks FreeSWITCH to continue the dialplan when the socket closes.
-type resume struct{}
-
-func (resume) BuildMessage() string { return "resume" }
-
 // handle owns one outbound socket: it sets the socket up, runs the engine's handler, and
-// returns after the hangup's final events (or a lost socket).
-func (p *PBX) handle(base context.Context, conn *eslgo.Conn, connect *eslgo.RawResponse, h func(context.Context, adapter.Call)) {
+// returns after the hangup's final events (or a lost socket); the socket is closed after.
+func (p *PBX) handle(base context.Context, s *sock, connect *eslgo.RawResponse, h func(context.Context, adapter.Call)) {
 	uuid := connect.GetHeader("Unique-ID")
+	conn := s.conn
 	c := &Call{
-		p: p, conn: conn, uuid: uuid, log: p.log.With("channel_id", uuid),
+		p: p, sock: s, conn: conn, uuid: uuid, log: p.log.With("channel_id", uuid),
 		wake: make(chan struct{}, 1), complete: make(chan struct{}), lastEv: time.Now(),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(base)
@@ -250,11 +194,11 @@ func (p *PBX) handle(base context.Context, conn *eslgo.Conn, connect *eslgo.RawR
 			return
 		}
 	}
+	// Serve's end closes the socket: FreeSWITCH hangs the channel up, and the call ends here
+	// as on any lost socket
+	defer context.AfterFunc(p.runCtx, c.lost)()
 	c.log.Info("call arrived", "from", c.info.From, "to", c.info.To, "app", app)
-	wctx, stopWatch := context.WithCancel(c.ctx)
-	go c.watchdog(wctx)
 	h(c.ctx, c)
-	stopWatch()
 	// the engine is done: hang up if the call is still up, then wait for the final events
 	// (CHANNEL_HANGUP_COMPLETE) so that RECORD_STOP of media bugs is seen
 	if !c.isHungup() {
@@ -295,39 +239,29 @@ func (p *PBX) checkInbound(ctx context.Context) error {
 	conn := p.inbound
 	p.mu.Unlock()
 	if conn == nil {
-		type dialed struct {
-			c   *eslgo.Conn
-			err error
-		}
-		ch := make(chan dialed, 1)
-		go func() {
-			opts := eslgo.DefaultInboundOptions
-			opts.Options = eslgo.Options{Context: ctx, Logger: logger{p.log}, ExitTimeout: p.cmdTimeout}
-			opts.Password = p.cfg.Password.Reveal()
-			opts.AuthTimeout = p.cfg.ConnectTimeout.D()
-			c, err := opts.Dial(p.cfg.Inbound)
-			ch <- dialed{c, err}
-		}()
-		select {
-		case d := <-ch:
-			if d.err != nil {
-				return fmt.Errorf("dial %s: %v: %w", p.cfg.Inbound, d.err, adapter.ErrPBXDown)
-			}
-			conn = d.c
-		case <-time.After(p.cfg.ConnectTimeout.D()):
-			go func() {
-				if d := <-ch; d.c != nil {
-					d.c.Close()
-				}
-			}()
-			return fmt.Errorf("dial %s: no answer in %v: %w", p.cfg.Inbound, p.cfg.ConnectTimeout.D(), adapter.ErrPBXDown)
+		s, err := p.dialInbound(ctx, p.cfg.Inbound, p.cfg.Password.Reveal(), p.cfg.ConnectTimeout.D())
+		if err != nil {
+			return fmt.Errorf("dial %s: %w: %w", p.cfg.Inbound, err, adapter.ErrPBXDown)
 		}
 		p.mu.Lock()
-		p.inbound = conn
+		p.inbound = s
 		p.mu.Unlock()
 	}
-	_, err := p.api(ctx, "status", "")
-	return err
+	if _, err := p.api(ctx, "status", ""); err != nil {
+		return err
+	}
+	if p.cfg.RecordTransfer == config.RecordHTTP {
+		// without mod_http_cache FreeSWITCH cannot open http_cache:// and the record
+		// application hangs the call up: refuse calls instead
+		body, err := p.api(ctx, "module_exists", "mod_http_cache")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(body) != "true" {
+			return fmt.Errorf("record_transfer http needs mod_http_cache, which FreeSWITCH has not loaded: %w", adapter.ErrPBXDown)
+		}
+	}
+	return nil
 }
 
 // api runs an api command on the inbound connection.
@@ -342,7 +276,7 @@ func (p *PBX) api(ctx context.Context, cmd, args string) (string, error) {
 	defer p.inMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, p.cmdTimeout)
 	defer cancel()
-	res, err := conn.SendCommand(ctx, command.API{Command: cmd, Arguments: args})
+	res, err := conn.conn.SendCommand(ctx, command.API{Command: cmd, Arguments: args})
 	if err != nil {
 		return "", fmt.Errorf("esl %s: api %s: %v: %w", p.cfg.Name, cmd, err, adapter.ErrPBXDown)
 	}
@@ -359,7 +293,7 @@ func (p *PBX) closeInbound() {
 	p.inbound = nil
 	p.mu.Unlock()
 	if conn != nil {
-		conn.Close()
+		conn.close()
 	}
 }
 

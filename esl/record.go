@@ -14,6 +14,7 @@ import (
 	"github.com/percipia/eslgo/command"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/config"
 	"github.com/pbxbridge/pbxbridge/translate"
 )
 
@@ -25,12 +26,26 @@ const (
 	beepTone = "tone_stream://%(300,200,700)"
 )
 
-// recordPath is where FreeSWITCH writes a recording: the shared directory, a name we chose.
-func (c *Call) recordPath(name string) (string, error) {
-	if name == "" || strings.ContainsAny(name, "/\\ \t{},") || name == "." || name == ".." {
-		return "", fmt.Errorf("esl: recording name %q: %w", name, adapter.ErrUnsupported)
+// recTarget is where a recording goes: fs is the path FreeSWITCH records to (what its
+// commands and Record-File-Path say), local the file pbxbridge takes afterwards.
+type recTarget struct {
+	fs, local, file string
+}
+
+// recordPath chooses a recording's target from a name we generated. Shared directory: the
+// same path on both sides. HTTP upload: FreeSWITCH records to http_cache://<upload URL> and
+// mod_http_cache PUTs the file to pbxbridge, which stores it as the local path (httpapi).
+func (c *Call) recordPath(name string) (recTarget, error) {
+	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+		return recTarget{}, fmt.Errorf("esl: recording name %q: only letters, digits, '-' and '_': %w", name, adapter.ErrUnsupported)
 	}
-	return filepath.Join(c.p.recordDir, name+".wav"), nil
+	t := recTarget{file: name + ".wav"}
+	t.local = filepath.Join(c.p.recordDir, t.file)
+	t.fs = t.local
+	if c.p.cfg.RecordTransfer == config.RecordHTTP {
+		t.fs = "http_cache://" + c.p.cfg.UploadURL + c.p.cfg.UploadPath(t.file)
+	}
+	return t, nil
 }
 
 func ceilSeconds(d time.Duration) int {
@@ -44,10 +59,11 @@ func ceilSeconds(d time.Duration) int {
 // (what the caller says); other track choices use a media bug (uuid_record) that the bridge
 // stops itself. A hangup is not an error: the audio captured so far is returned.
 func (c *Call) Record(ctx context.Context, spec adapter.RecordSpec) (adapter.RecordResult, error) {
-	path, err := c.recordPath(spec.Name)
+	t, err := c.recordPath(spec.Name)
 	if err != nil {
 		return adapter.RecordResult{}, err
 	}
+	path := t.fs
 	if spec.Tracks == "" {
 		spec.Tracks = translate.TracksIn
 	}
@@ -59,7 +75,7 @@ func (c *Call) Record(ctx context.Context, spec adapter.RecordSpec) (adapter.Rec
 		return adapter.RecordResult{}, err
 	}
 	if spec.Tracks != translate.TracksIn || spec.Channels == 2 {
-		return c.recordBug(ctx, spec, path)
+		return c.recordBug(ctx, spec, t)
 	}
 	// playback_terminators always: unset, FreeSWITCH stops on '*'
 	if err := c.setTerminators(ctx, spec.FinishKeys.String()); err != nil {
@@ -100,7 +116,7 @@ func (c *Call) Record(ctx context.Context, spec adapter.RecordSpec) (adapter.Rec
 	if spec.SilenceTimeout > 0 {
 		args += fmt.Sprintf(" %d %d", silenceThresh, ceilSeconds(spec.SilenceTimeout))
 	}
-	c.log.Info("recording", "recording", spec.Name, "path", path, "max", limit, "silence", ceilSeconds(spec.SilenceTimeout),
+	c.log.Info("recording", "recording", spec.Name, "file", t.local, "max", limit, "silence", ceilSeconds(spec.SilenceTimeout),
 		"keys", spec.FinishKeys.String(), "beep", spec.Beep)
 
 	var started, stopped time.Time
@@ -130,7 +146,7 @@ func (c *Call) Record(ctx context.Context, spec adapter.RecordSpec) (adapter.Rec
 	}
 	if !startSeen && c.hangupCause() == "DESTINATION_OUT_OF_ORDER" {
 		// FreeSWITCH could not open the file and hung the call up (freeswitch.md §4)
-		return adapter.RecordResult{}, fmt.Errorf("esl: record %s: FreeSWITCH could not open %s: %w", spec.Name, path, adapter.ErrRecordingFailed)
+		return adapter.RecordResult{}, fmt.Errorf("esl: record %s: FreeSWITCH could not open %s: %w", spec.Name, t.file, adapter.ErrRecordingFailed)
 	}
 	res := adapter.RecordResult{Started: started, Ended: stopped}
 	if res.Started.IsZero() {
@@ -164,7 +180,9 @@ func (c *Call) Record(ctx context.Context, spec adapter.RecordSpec) (adapter.Rec
 	default:
 		res.Reason = adapter.EndMaxLength
 	}
-	res.WAV = c.takeFile(path, err != nil)
+	if res.WAV, err = c.takeFile(t, err != nil); err != nil {
+		return adapter.RecordResult{}, fmt.Errorf("esl: record %s: %w", spec.Name, err)
+	}
 	c.log.Info("recording ended", "recording", spec.Name, "reason", res.Reason, "record_ms", ms, "bytes", len(res.WAV))
 	return res, nil
 }
@@ -175,13 +193,22 @@ func (c *Call) hangupCause() string {
 	return c.cause
 }
 
-// takeFile reads a finished recording from the shared directory and deletes it. After a lost
-// socket FreeSWITCH may still be closing the file: wait until its size holds still.
-func (c *Call) takeFile(path string, settle bool) []byte {
-	if settle {
+// takeFile takes a finished recording and deletes it. Shared directory: after a lost socket
+// FreeSWITCH may still be closing the file, so settle waits until its size holds still.
+// HTTP upload: mod_http_cache PUTs the file when FreeSWITCH closes it, so it is waited for
+// until upload_timeout; a file that never arrives (pbxbridge unreachable, the upload
+// refused) is ErrUploadMissing, and the recording fails (ErrRecordingFailed). A missing
+// file in the shared directory is an empty recording, as before.
+func (c *Call) takeFile(t recTarget, settle bool) ([]byte, error) {
+	if c.p.cfg.RecordTransfer == config.RecordHTTP {
+		if err := c.p.waitUpload(t); err != nil {
+			c.log.Warn("recording upload did not arrive", "file", t.file, "timeout", c.p.cfg.UploadTimeout.D())
+			return nil, err
+		}
+	} else if settle {
 		var last int64 = -1
 		for i := 0; i < 20; i++ {
-			st, err := os.Stat(path)
+			st, err := os.Stat(t.local)
 			if err == nil && st.Size() == last {
 				break
 			}
@@ -191,24 +218,49 @@ func (c *Call) takeFile(path string, settle bool) []byte {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(t.local)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	_ = os.Remove(path)
+	_ = os.Remove(t.local)
 	if len(b) <= 44 { // a header and no audio
-		return nil
+		return nil, nil
 	}
-	return b
+	return b, nil
+}
+
+// ErrUploadMissing is a recording whose HTTP upload did not arrive in time.
+var ErrUploadMissing = errors.New("recording upload did not arrive")
+
+// waitUpload waits until the upload of t is stored (httpapi links it into place whole), for
+// upload_timeout at most.
+func (p *PBX) waitUpload(t recTarget) error {
+	deadline := time.NewTimer(p.cfg.UploadTimeout.D())
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(t.local); err == nil {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return fmt.Errorf("%s not uploaded within upload_timeout %v: %w: %w", t.file, p.cfg.UploadTimeout.D(), ErrUploadMissing, adapter.ErrRecordingFailed)
+		case <-p.runCtx.Done():
+			return fmt.Errorf("%s: stopped waiting for its upload: %w: %w", t.file, ErrUploadMissing, adapter.ErrRecordingFailed)
+		}
+	}
 }
 
 // StartRecording starts a background recording of the call (both parties mixed, or stereo
 // with Channels=2) with uuid_record, and returns at once.
 func (c *Call) StartRecording(ctx context.Context, spec adapter.RecordSpec) (adapter.Recording, error) {
-	path, err := c.recordPath(spec.Name)
+	t, err := c.recordPath(spec.Name)
 	if err != nil {
 		return nil, err
 	}
+	path := t.fs
 	if c.isHungup() {
 		return nil, c.hangupErr()
 	}
@@ -222,7 +274,7 @@ func (c *Call) StartRecording(ctx context.Context, spec adapter.RecordSpec) (ada
 	if spec.Channels == 2 {
 		vars = append(vars, "RECORD_STEREO=true")
 	}
-	r := &recording{c: c, path: path, done: make(chan struct{}), started: time.Now()}
+	r := &recording{c: c, t: t, path: path, done: make(chan struct{}), started: time.Now()}
 	r.unwatch = c.watch(r.observe)
 	arg := fmt.Sprintf("%s start %s %d", c.uuid, path, bugLimit(spec.MaxDuration))
 	if len(vars) > 0 {
@@ -243,7 +295,8 @@ func (c *Call) StartRecording(ctx context.Context, spec adapter.RecordSpec) (ada
 // hangup), or when the call is gone without one.
 type recording struct {
 	c       *Call
-	path    string
+	t       recTarget
+	path    string // t.fs
 	started time.Time
 	unwatch func()
 
@@ -318,9 +371,12 @@ func (r *recording) finish() {
 	r.ended = true
 	r.mu.Unlock()
 	r.unwatch()
-	wav := r.c.takeFile(r.path, false)
+	wav, err := r.c.takeFile(r.t, false)
 	r.mu.Lock()
 	r.res.WAV = wav
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("esl: uuid_record: %w", err)
+	}
 	if r.res.Ended.IsZero() {
 		r.res.Ended = time.Now()
 	}
@@ -382,7 +438,8 @@ func bugLimit(d time.Duration) int {
 // a finish key (DTMF events), with FreeSWITCH's own limit and silence timeouts
 // (freeswitch.md §2). The bridge records its stop reason before it sends stop: the cause
 // (success-maxtime) cannot tell our stop from the limit.
-func (c *Call) recordBug(ctx context.Context, spec adapter.RecordSpec, path string) (adapter.RecordResult, error) {
+func (c *Call) recordBug(ctx context.Context, spec adapter.RecordSpec, t recTarget) (adapter.RecordResult, error) {
+	path := t.fs
 	if spec.Beep {
 		if _, err := c.execute(ctx, "playback", beepTone, c.p.cmdTimeout+5*time.Second, nil); err != nil {
 			return adapter.RecordResult{}, err
@@ -404,7 +461,7 @@ func (c *Call) recordBug(ctx context.Context, spec adapter.RecordSpec, path stri
 	if len(vars) > 0 {
 		arg += " {" + strings.Join(vars, ",") + "}"
 	}
-	c.log.Info("recording", "recording", spec.Name, "path", path, "mode", "uuid_record", "tracks", spec.Tracks,
+	c.log.Info("recording", "recording", spec.Name, "file", t.local, "mode", "uuid_record", "tracks", spec.Tracks,
 		"channels", spec.Channels, "max", bugLimit(spec.MaxDuration), "silence", ceilSeconds(spec.SilenceTimeout),
 		"keys", spec.FinishKeys.String(), "beep", spec.Beep)
 	c.clearMailbox()
@@ -495,7 +552,10 @@ wait:
 	if res.Ended.IsZero() {
 		res.Ended = time.Now()
 	}
-	res.WAV = c.takeFile(path, lost)
+	var err error
+	if res.WAV, err = c.takeFile(t, lost); err != nil {
+		return adapter.RecordResult{}, fmt.Errorf("esl: record %s: %w", spec.Name, err)
+	}
 	c.log.Info("recording ended", "recording", spec.Name, "reason", res.Reason, "cause", cause, "bytes", len(res.WAV))
 	return res, nil
 }

@@ -62,14 +62,6 @@ func newRig(t *testing.T, opts eslsim.Options, fn func(ctx context.Context, c ad
 	for r.p.Ready() != nil && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	// eslgo listens a moment after Serve marks itself ready
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", r.addr); err == nil {
-			c.Close()
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	return r
 }
 

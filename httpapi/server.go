@@ -65,6 +65,8 @@ type Deps struct {
 	MetricsPublic bool
 	Log           *slog.Logger
 	Now           func() time.Time
+	// Uploads are the FreeSWITCH nodes that PUT their recordings here (upload.go).
+	Uploads []Upload
 }
 
 // Check is one readiness check: Check returns nil when Name is ready. It is called from the
@@ -116,6 +118,7 @@ func New(d Deps) *Server {
 	e.HEAD("/media/:name", s.media)
 	e.GET("/v1/outbox/dead", s.listDead)
 	e.POST("/v1/outbox/dead/:id/replay", s.replayDead)
+	e.PUT("/v1/freeswitch/:pbx/recordings/:sig/:name", s.upload)
 	return s
 }
 

@@ -147,15 +147,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, a := range cfg.Asterisk {
 		pbxs = append(pbxs, reservable(cfg, func() adapter.PBX { return ari.New(a, log.With("pbx", a.Name)) }))
 	}
+	var uploads []httpapi.Upload
 	for _, f := range cfg.FreeSWITCH {
 		fs := esl.New(f, log.With("pbx", f.Name)) // one for every period of ownership: it serves again
 		pbxs = append(pbxs, reservable(cfg, func() adapter.PBX { return fs }))
+		if f.RecordTransfer == config.RecordHTTP {
+			uploads = append(uploads, httpapi.Upload{PBX: f.Name, Dir: f.RecordDir, Token: f.UploadToken, MaxBytes: f.UploadMaxBytes})
+		}
 	}
 	api := httpapi.New(httpapi.Deps{
 		Store: st, Outbox: st, Wake: worker.Wake, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
 		LinkSecret: linkSecret, APIToken: cfg.APIToken.Reveal(), LinkTTL: cfg.LinkTTL.D(),
 		Checks: readyChecks(st, pbxs), Metrics: met, MetricsPublic: cfg.MetricsPublic,
-		Log: log.With("component", "http"),
+		Log:     log.With("component", "http"),
+		Uploads: uploads,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

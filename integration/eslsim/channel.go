@@ -39,6 +39,9 @@ type Script struct {
 	// PeerUUID names the other leg of a loopback pair: `uuid_send_dtmf <PeerUUID> <keys>` sends
 	// keys out of that leg, so this channel receives them (d_record_dtmf, e_outbound_socket).
 	PeerUUID string
+	// Socket, in a Script that Options.Dialplan returns, makes that extension run
+	// `socket <Socket> async full`: originate hands the leg to the outbound socket there.
+	Socket string
 }
 
 // DTMF is one key the caller presses.
@@ -65,7 +68,12 @@ func Tone(d time.Duration, amp int16) []int16 {
 // Silence returns d of digital silence.
 func Silence(d time.Duration) []int16 { return make([]int16, int(d/(time.Second/Rate))) }
 
-type appCall struct{ name, arg, uuid string }
+type appCall struct {
+	name, arg, uuid string
+	// command is the COMMAND event uuid_broadcast built (numbered when it was queued); its
+	// headers lead the PRIVATE_COMMAND fired after the application
+	command []header
+}
 
 type mediaBug struct {
 	path    string
@@ -92,6 +100,7 @@ type Channel struct {
 	sessionID uint64
 	script    Script
 	socketArg string // "<host:port> async full", the dialplan's socket application
+	parkUUID  string // Application-UUID of &park()
 	created   time.Time
 
 	mu          sync.Mutex
@@ -105,14 +114,16 @@ type Channel struct {
 	apps        []appCall
 	appsCh      chan struct{}
 	hungup      chan struct{}
-	dtmf        chan byte
+	dtmf        chan dtmfKey
 	brk         chan struct{} // uuid_break: stop the running application
 	displacing  string        // displace_session's file, until uuid_displace stop
 	displaceSeg *writeSeg     // what displace_session plays
 	written     []*writeSeg   // the write stream (write.go)
-	// readingKeys: record or playback is running and dequeues DTMF itself
+	// readingKeys: an application runs; keys wait in the channel's queue (dtmf) for it
+	// (record and playback dequeue them) or for the park loop after it
 	readingKeys bool
 	outbound    *conn
+	parked      bool // originated with &park(): CHANNEL_EXECUTE park, CHANNEL_PARK at start
 	bugs        []*mediaBug
 	done        chan struct{}
 	gone        bool
@@ -138,7 +149,7 @@ func (s *Sim) newChannelID(sc Script, uuid string) *Channel {
 	ch := &Channel{
 		sim: s, uuid: uuid, sessionID: id, script: sc, created: time.Now(),
 		state: "CS_EXECUTE", callState: "RINGING", stateNum: 4,
-		appsCh: make(chan struct{}, 1), hungup: make(chan struct{}), dtmf: make(chan byte, 32), brk: make(chan struct{}, 1), done: make(chan struct{}),
+		parkUUID: newUUID(), appsCh: make(chan struct{}, 1), hungup: make(chan struct{}), dtmf: make(chan dtmfKey, 32), brk: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	ch.name = sc.ChannelName
 	if ch.name == "" {
@@ -200,7 +211,7 @@ func (ch *Channel) DropSocket() {
 }
 
 // PressDTMF makes the caller press a key now.
-func (ch *Channel) PressDTMF(d byte) { ch.receiveDTMF(d) }
+func (ch *Channel) PressDTMF(d byte) { ch.receiveDTMF(d, "RTP") }
 
 func (ch *Channel) setVar(k, v string) {
 	ch.mu.Lock()
@@ -249,8 +260,9 @@ func usec(t time.Time) string {
 	return fmt.Sprint(t.UnixMicro())
 }
 
-// headersLocked renders the channel block every channel event carries; called with sim.mu held.
-func (ch *Channel) headersLocked() []header {
+// headersLocked renders the channel block every channel event carries, with the channel
+// variables when vars; called with sim.mu held.
+func (ch *Channel) headersLocked(vars bool) []header {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	answer := "ringing"
@@ -314,6 +326,9 @@ func (ch *Channel) headersLocked() []header {
 		header{"Caller-Privacy-Hide-Name", "false"},
 		header{"Caller-Privacy-Hide-Number", "false"},
 	)
+	if !vars {
+		return hs
+	}
 	for _, v := range ch.vars {
 		hs = append(hs, header{"variable_" + v.k, v.v})
 	}
@@ -329,7 +344,7 @@ func (ch *Channel) connectReply() []byte {
 	hs := s.baseHeaders("CHANNEL_DATA", s.seq)
 	hs = append(hs, header{"Channel-Direction", "inbound"}, header{"Channel-Caller-ID-Number", ch.script.From},
 		header{"Channel-Destination-Number", ch.script.To}, header{"Channel-Unique-ID", ch.uuid})
-	hs = append(hs, ch.headersLocked()...)
+	hs = append(hs, ch.headersLocked(true)...)
 	s.mu.Unlock()
 	var b strings.Builder
 	for _, h := range hs {
@@ -370,6 +385,13 @@ func (ch *Channel) run() {
 		})
 	}
 	parkEmitted := false
+	if ch.parked {
+		// &park() runs as the channel's application: EXECUTE park, then CHANNEL_PARK; its
+		// EXECUTE_COMPLETE comes at hangup (finish)
+		parkEmitted = true
+		ch.emit("CHANNEL_EXECUTE", header{"Application", "park"}, header{"Application-UUID", ch.parkUUID})
+		ch.emit("CHANNEL_PARK")
+	}
 	for {
 		ch.mu.Lock()
 		var app *appCall
@@ -407,7 +429,9 @@ func (ch *Channel) exec(a appCall) {
 	ch.mu.Lock()
 	ch.setVarLocked("current_application_data", a.arg)
 	ch.setVarLocked("current_application", a.name)
+	ch.readingKeys = true
 	ch.mu.Unlock()
+	defer ch.parkDequeue()
 	appHdr := []header{{"Application", a.name}}
 	if a.arg != "" {
 		appHdr = append(appHdr, header{"Application-Data", a.arg})
@@ -467,6 +491,12 @@ func (ch *Channel) exec(a appCall) {
 		resp = "_none_"
 	}
 	ch.emit("CHANNEL_EXECUTE_COMPLETE", append(appHdr, header{"Application-Response", resp}, header{"Application-UUID", a.uuid})...)
+	if ch.socketArg == "" {
+		// a parked channel runs a sendmsg/uuid_broadcast application as a private event and
+		// fires PRIVATE_COMMAND when done with it (b_record_session, c_record_app); an outbound
+		// socket's channel does not (e_outbound_socket)
+		ch.sim.emitLead(a.command, "PRIVATE_COMMAND", ch, nil, nil, "")
+	}
 }
 
 func (ch *Channel) answer() {
@@ -482,7 +512,7 @@ func (ch *Channel) answer() {
 	ch.emit("CHANNEL_ANSWER")
 	for _, d := range ch.script.DTMF {
 		d := d
-		time.AfterFunc(d.At, func() { ch.receiveDTMF(d.Digit) })
+		time.AfterFunc(d.At, func() { ch.receiveDTMF(d.Digit, "RTP") })
 	}
 	if ch.script.HangupAt > 0 {
 		time.AfterFunc(ch.script.HangupAt, func() { ch.Hangup("NORMAL_CLEARING") })
@@ -490,8 +520,11 @@ func (ch *Channel) answer() {
 }
 
 // receiveDTMF queues a key received from the caller; its DTMF event fires when the running
-// application dequeues it (switch_channel_dequeue_dtmf), or at once when none reads keys.
-func (ch *Channel) receiveDTMF(d byte) {
+// application dequeues it (switch_channel_dequeue_dtmf), when the application returns, or at
+// once when the channel is parked with none running.
+// src is the DTMF-Source header: RTP from a caller, UNKNOWN through loopback
+// (uuid_send_dtmf on the peer), APP from uuid_recv_dtmf (d_record_dtmf).
+func (ch *Channel) receiveDTMF(d byte, src string) {
 	ch.mu.Lock()
 	gone, reading := ch.cause != "", ch.readingKeys
 	ch.mu.Unlock()
@@ -500,24 +533,38 @@ func (ch *Channel) receiveDTMF(d byte) {
 	}
 	if !reading {
 		// the parked session thread dequeues it at once (the socket application's loop)
-		ch.dtmfEvent(d)
+		ch.dtmfEvent(dtmfKey{d, src})
 		return
 	}
 	select {
-	case ch.dtmf <- d:
+	case ch.dtmf <- dtmfKey{d, src}:
 	default:
 	}
 }
 
-// readKeys marks an application that reads keys (record, playback) as running.
-func (ch *Channel) readKeys(on bool) {
+// parkDequeue runs when an application returns: the park loop takes over, and dequeues the
+// keys the application left (their DTMF events fire now).
+func (ch *Channel) parkDequeue() {
 	ch.mu.Lock()
-	ch.readingKeys = on
+	ch.readingKeys = false
 	ch.mu.Unlock()
+	for {
+		select {
+		case k := <-ch.dtmf:
+			ch.dtmfEvent(k)
+		default:
+			return
+		}
+	}
 }
 
-func (ch *Channel) dtmfEvent(d byte) {
-	ch.emit("DTMF", header{"DTMF-Digit", string(d)}, header{"DTMF-Duration", "2000"}, header{"DTMF-Source", "RTP"})
+type dtmfKey struct {
+	d   byte
+	src string
+}
+
+func (ch *Channel) dtmfEvent(k dtmfKey) {
+	ch.emit("DTMF", header{"DTMF-Digit", string(k.d)}, header{"DTMF-Duration", "2000"}, header{"DTMF-Source", k.src})
 }
 
 // audioAt returns the caller's samples in [from, to) of the media timeline.
@@ -529,6 +576,14 @@ func (ch *Channel) audioAt(from, to int) []int16 {
 		}
 	}
 	return out
+}
+
+// mediaTime is the wall-clock time of media position pos.
+func (ch *Channel) mediaTime(pos int) time.Time {
+	ch.mu.Lock()
+	a := ch.answered
+	ch.mu.Unlock()
+	return a.Add(time.Duration(pos) * time.Second / Rate)
 }
 
 // mediaPos is the media timeline position (samples since answer) at t.
@@ -587,8 +642,6 @@ func (ch *Channel) recordApp(arg string) {
 		ch.Hangup("DESTINATION_OUT_OF_ORDER")
 		return
 	}
-	ch.readKeys(true)
-	defer ch.readKeys(false)
 	ch.emit("RECORD_START", header{"Record-File-Path", path})
 	start := time.Now()
 	startSec := start.Unix()
@@ -602,10 +655,10 @@ func (ch *Channel) recordApp(arg string) {
 loop:
 	for {
 		select {
-		case d := <-ch.dtmf:
-			ch.dtmfEvent(d)
-			if strings.IndexByte(terms, d) >= 0 {
-				used = string(d)
+		case k := <-ch.dtmf:
+			ch.dtmfEvent(k)
+			if strings.IndexByte(terms, k.d) >= 0 {
+				used = string(k.d)
 				break loop
 			}
 		case <-ch.hungup:
@@ -615,6 +668,11 @@ loop:
 		case now := <-tick.C:
 			end := ch.mediaPos(now)
 			for ; pos+frameSamples <= end && !ch.script.NoMedia; pos += frameSamples {
+				// mod_dptools compares whole epoch seconds before each frame: elapsed >
+				// limit ends it, so the file holds less than limit+1 s
+				if limit > 0 && ch.mediaTime(pos).Unix()-startSec > int64(limit) {
+					break loop
+				}
 				fr := ch.audioAt(pos, pos+frameSamples)
 				samples = append(samples, fr...)
 				if thresh > 0 {
@@ -635,7 +693,7 @@ loop:
 			}
 		}
 	}
-	writeWAV(path, samples)
+	ch.writeWAV(path, samples, 1)
 	ms := len(samples) * 1000 / Rate
 	ch.mu.Lock()
 	ch.setVarLocked("silence_hits_exhausted", strconv.FormatBool(exhausted))
@@ -652,12 +710,17 @@ loop:
 	ch.emit("RECORD_STOP", header{"Record-File-Path", path})
 }
 
-// canOpen reports whether mod_sndfile (or mod_shout) could open path for writing.
+// canOpen reports whether mod_sndfile (or mod_shout) could open path for writing. An
+// http_cache:// path is recorded into mod_http_cache's local cache directory, named after
+// the URL's extension, so only the extension matters.
 func (ch *Channel) canOpen(path string) bool {
 	if ch.sim.opts.NoRecordFile {
 		return false
 	}
 	ext := strings.ToLower(filepath.Ext(path))
+	if strings.HasPrefix(path, "http_cache://") {
+		return !ch.sim.opts.NoHTTPCache && (ext == ".wav" || ext == ".ul" || ext == ".ulaw")
+	}
 	switch ext {
 	case ".wav", ".ul", ".ulaw":
 	case ".mp3":
@@ -708,8 +771,6 @@ func (ch *Channel) playback(arg string) {
 	terms := terminatorSet(ch.getVarLocked("playback_terminators"))
 	ch.unsetVarLocked("playback_terminator_used")
 	ch.mu.Unlock()
-	ch.readKeys(true)
-	defer ch.readKeys(false)
 	ch.emit("PLAYBACK_START", header{"Playback-File-Path", arg})
 	seg := ch.startWrite(pcm, false)
 	defer ch.stopWrite(seg)
@@ -719,8 +780,8 @@ func (ch *Channel) playback(arg string) {
 		select {
 		case k := <-ch.dtmf:
 			ch.dtmfEvent(k)
-			if strings.IndexByte(terms, k) >= 0 {
-				ch.setVar("playback_terminator_used", string(k))
+			if strings.IndexByte(terms, k.d) >= 0 {
+				ch.setVar("playback_terminator_used", string(k.d))
 				ch.emit("PLAYBACK_STOP", header{"Playback-File-Path", arg}, header{"Playback-Status", "break"})
 				return
 			}
@@ -758,8 +819,13 @@ func (ch *Channel) startBug(arg string, vars map[string]string) bool {
 	ch.bugs = append(ch.bugs, b)
 	ch.mu.Unlock()
 	ch.emit("RECORD_START", header{"Record-File-Path", b.path})
+	ch.emitBug("MEDIA_BUG_START", b)
 	if b.limit > 0 {
-		time.AfterFunc(b.limit, func() { ch.stopBugWith(b, "success-maxtime") })
+		// switch_ivr_async.c sets stop_time = epoch seconds now + limit and compares whole
+		// epoch seconds, so the limit ends the bug after (limit-1, limit] s (a_uuid_record:
+		// a 3 s limit stopped after 2.3 s, record_ms 1800)
+		stopAt := time.Unix(b.start.Unix()+int64(b.limit/time.Second), 0)
+		time.AfterFunc(time.Until(stopAt), func() { ch.stopBugWith(b, "success-maxtime") })
 	}
 	initial, _ := strconv.Atoi(ch.bugVar(b, "RECORD_INITIAL_TIMEOUT_MS"))
 	final, _ := strconv.Atoi(ch.bugVar(b, "RECORD_FINAL_TIMEOUT_MS"))
@@ -837,8 +903,12 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 	close(b.done)
 	ch.mu.Unlock()
 	from, to := ch.mediaPos(b.start), ch.mediaPos(now)
-	// FreeSWITCH's media bug reports about half a second less than wall-clock time
-	to -= Rate / 2
+	// A bug that mixes or pairs both streams reports about half a second less than
+	// wall-clock time (a_uuid_record, f, h: 2.0 s -> 1500 ms; rs_stereo 3.04 s -> 2540 ms); a
+	// read-only one does not (b_record_session: rs_short 1.02 s -> 1020 ms, rs_hangup 1540 ms)
+	if ch.bugVar(b, "RECORD_READ_ONLY") != "true" {
+		to -= Rate / 2
+	}
 	if to < from {
 		to = from
 	}
@@ -856,21 +926,30 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 	case minSec > 0 && ms < minSec*1000:
 		cause, discarded = "input-too-short", true
 	}
-	if !discarded {
+	// switch_ivr_async.c closes the file before it discards a short one: an http_cache://
+	// file is uploaded then, and the discard (switch_file_remove of the URL) never reaches
+	// the server
+	if !discarded || strings.HasPrefix(b.path, "http_cache://") {
 		if ch.bugVar(b, "RECORD_STEREO") == "true" {
 			// left = read stream (the caller), right = write stream (what the caller hears)
 			st := make([]int16, 2*len(samples))
 			for i := range samples {
 				st[2*i], st[2*i+1] = read[i], write[i]
 			}
-			writeWAVChannels(b.path, st, 2)
+			ch.writeWAV(b.path, st, 2)
 		} else {
-			writeWAV(b.path, samples)
+			ch.writeWAV(b.path, samples, 1)
 		}
 	}
+	channels := 1
+	if ch.bugVar(b, "RECORD_STEREO") == "true" {
+		channels = 2
+	}
 	ch.mu.Lock()
-	size := fmt.Sprint(44 + 2*len(samples))
-	ch.setVarLocked("record_file_size", size)
+	if !strings.EqualFold(filepath.Ext(b.path), ".mp3") {
+		// mod_shout reports no size: h_mp3_uuid_record's RECORD_STOP has no record_file_size
+		ch.setVarLocked("record_file_size", fmt.Sprint(44+2*channels*len(samples)))
+	}
 	ch.setVarLocked("record_samples", fmt.Sprint(len(samples)))
 	ch.setVarLocked("record_seconds", fmt.Sprint(ms/1000))
 	ch.setVarLocked("record_ms", fmt.Sprint(ms))
@@ -884,6 +963,12 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 		extra = append(extra, header{"Recording-Variable-" + k, v})
 	}
 	ch.emit("RECORD_STOP", extra...)
+	ch.emitBug("MEDIA_BUG_STOP", b)
+}
+
+// emitBug fires MEDIA_BUG_START/STOP of a recording bug (a_uuid_record, b_record_session).
+func (ch *Channel) emitBug(name string, b *mediaBug) {
+	ch.sim.emitPre(name, ch, []header{{"Media-Bug-Function", "session_record"}, {"Media-Bug-Target", b.path}}, nil, "")
 }
 
 // Hangup hangs the channel up with cause (the caller hanging up, uuid_kill, sendmsg hangup).
@@ -912,7 +997,7 @@ func (ch *Channel) finish() {
 			header{"Application-Response", "_none_"}, header{"Application-UUID", newUUID()})
 	} else { // an originated channel parked by &park()
 		ch.emit("CHANNEL_EXECUTE_COMPLETE", header{"Application", "park"}, header{"Application-Response", "_none_"},
-			header{"Application-UUID", newUUID()})
+			header{"Application-UUID", ch.parkUUID})
 	}
 	ch.mu.Lock()
 	ch.state, ch.stateNum = "CS_HANGUP", 10
@@ -976,11 +1061,10 @@ func (ch *Channel) destroy() {
 	close(ch.done)
 }
 
-// writeWAV writes 8 kHz 16-bit mono PCM with a RIFF header.
-func writeWAV(path string, samples []int16) { writeWAVChannels(path, samples, 1) }
-
-// writeWAVChannels writes 8 kHz 16-bit PCM, samples interleaved when channels is 2.
-func writeWAVChannels(path string, samples []int16, channels int) {
+// writeWAV writes 8 kHz 16-bit PCM with a RIFF header, samples interleaved when channels
+// is 2: to the path, or, for http_cache://<url>, with mod_http_cache's PUT to <url> when the
+// file is closed (put).
+func (ch *Channel) writeWAV(path string, samples []int16, channels int) {
 	buf := make([]byte, 44+2*len(samples))
 	copy(buf[0:], "RIFF")
 	binary.LittleEndian.PutUint32(buf[4:], uint32(36+2*len(samples)))
@@ -997,11 +1081,23 @@ func writeWAVChannels(path string, samples []int16, channels int) {
 	for i, s := range samples {
 		binary.LittleEndian.PutUint16(buf[44+2*i:], uint16(s))
 	}
+	if url, ok := strings.CutPrefix(path, "http_cache://"); ok {
+		ch.sim.put(url, buf)
+		return
+	}
 	_ = os.WriteFile(path, buf, 0o644)
 }
 
-// apiCommand runs an api command and returns its api/response body.
-func (s *Sim) apiCommand(line string) string {
+// apiCommandThen runs an api command and returns its api/response body, and what happens
+// after the reply or BACKGROUND_JOB went out (an originated channel's session thread starts
+// then: BACKGROUND_JOB comes before its CHANNEL_EXECUTE park, b_record_session).
+func (s *Sim) apiCommandThen(line string) (string, func()) {
+	var after func()
+	body := s.apiRun(line, &after)
+	return body, after
+}
+
+func (s *Sim) apiRun(line string, after *func()) string {
 	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	arg = strings.TrimSpace(arg)
 	f := strings.Fields(arg)
@@ -1019,6 +1115,9 @@ func (s *Sim) apiCommand(line string) string {
 	case "module_exists":
 		if arg == "mod_shout" {
 			return strconv.FormatBool(s.opts.ModShout)
+		}
+		if arg == "mod_http_cache" {
+			return strconv.FormatBool(!s.opts.NoHTTPCache)
 		}
 		return "true"
 	case "uuid_getvar":
@@ -1081,21 +1180,22 @@ func (s *Sim) apiCommand(line string) string {
 			return "-ERR no such session\n"
 		}
 		for i := 0; i < len(f[1]); i++ {
-			ch.receiveDTMF(f[1][i])
+			ch.receiveDTMF(f[1][i], "APP")
 		}
 		return "+OK " + f[0] + " received DTMF " + f[1] + ".\n"
 	case "uuid_send_dtmf":
-		ch := chOf()
-		if ch == nil && len(f) >= 2 {
-			ch = s.peerOf(f[0])
-			if ch != nil {
-				for i := 0; i < len(f[1]); i++ {
-					ch.receiveDTMF(f[1][i])
-				}
-			}
-		}
-		if ch == nil || len(f) < 2 {
+		// the keys go out of that leg: its loopback peer receives them, the leg itself not
+		if len(f) < 2 {
 			return "-ERR no such session\n"
+		}
+		ch, peer := chOf(), s.peerOf(f[0])
+		if ch == nil && peer == nil {
+			return "-ERR no such session\n"
+		}
+		if peer != nil {
+			for i := 0; i < len(f[1]); i++ {
+				peer.receiveDTMF(f[1][i], "UNKNOWN")
+			}
 		}
 		return "+OK " + f[0] + " sent DTMF " + f[1] + ".\n"
 	case "uuid_record":
@@ -1123,7 +1223,7 @@ func (s *Sim) apiCommand(line string) string {
 			return "+OK Success\n"
 		case "stop":
 			if !ch.stopBug(f[2]) {
-				return "-ERR Cannot record session!\n"
+				return "-ERR Cannot stop record session!\n" // a_uuid_record: stop all, nothing recording
 			}
 			return "+OK Success\n"
 		}
@@ -1152,6 +1252,9 @@ func (s *Sim) apiCommand(line string) string {
 		if s.opts.Dialplan != nil {
 			sc = s.opts.Dialplan(parts[1])
 		}
+		if sc.Socket != "" {
+			return s.originateToSocket(parts[1], sc, f[1:], vars, after)
+		}
 		if n := vars["origination_caller_id_number"]; n != "" {
 			sc.From = n
 		}
@@ -1159,11 +1262,73 @@ func (s *Sim) apiCommand(line string) string {
 		ch := s.newChannelID(sc, vars["origination_uuid"])
 		ch.setVar("other_loopback_leg_uuid", sc.PeerUUID)
 		ch.socketArg = ""
-		go ch.run()
+		ch.parked = len(f) > 1 && f[1] == "&park()"
 		ch.answer()
+		*after = func() { go ch.run() }
 		return "+OK " + ch.uuid + "\n"
+	case "uuid_setvar_multi":
+		// uuid_setvar_multi <uuid> k=v;k=v (b_record_session)
+		ch := chOf()
+		if ch == nil || len(f) < 2 {
+			return "-ERR No such channel!\n"
+		}
+		for _, kv := range strings.Split(strings.Join(f[1:], " "), ";") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				ch.setVar(k, v)
+			}
+		}
+		return "+OK\n"
+	case "uuid_broadcast":
+		// uuid_broadcast <uuid> <app>::<arg> [aleg|bleg|both]: the application runs on the
+		// channel's session thread with a random Application-UUID (b_record_session)
+		ch := chOf()
+		if ch == nil || len(f) < 2 {
+			return "-ERR Usage: uuid_broadcast <uuid> <path> [aleg|bleg|holdb|both]\n"
+		}
+		app, arg, _ := strings.Cut(f[1], "::")
+		s.mu.Lock()
+		s.seq++
+		cmd := append(s.baseHeaders("COMMAND", s.seq), header{"call-command", "execute"}, header{"execute-app-name", app},
+			header{"execute-app-arg", arg}, header{"event-lock", "true"}, header{"lead-frames", "5"})
+		s.mu.Unlock()
+		ch.queue(appCall{name: app, arg: arg, uuid: newUUID(), command: cmd})
+		return "+OK Message sent\n"
 	}
 	return "-ERR " + name + " Command not found!\n"
+}
+
+// originateToSocket is `originate loopback/<exten> <app-exten> XML <ctx>` where exten's
+// dialplan runs `socket <addr> async full` (e_outbound_trigger_inbound): the originated A leg
+// runs app-exten (what it plays is the B leg's caller audio) and the B leg is handed to the
+// outbound socket. When B is gone, loopback hangs A up.
+func (s *Sim) originateToSocket(exten string, bsc Script, rest []string, vars map[string]string, after *func()) string {
+	var asc Script
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "&") && s.opts.Dialplan != nil {
+		asc = s.opts.Dialplan(rest[0])
+	}
+	a := s.newChannelID(Script{From: vars["origination_caller_id_number"], To: exten, ChannelName: "loopback/" + exten + "-a"},
+		vars["origination_uuid"])
+	a.socketArg = ""
+	a.answer()
+	bsc.Audio = asc.Audio
+	bsc.ChannelName, bsc.PeerUUID = "loopback/"+exten+"-b", a.uuid
+	if bsc.To == "" {
+		bsc.To = exten
+	}
+	*after = func() {
+		go a.run()
+		b, err := s.Call(bsc.Socket, bsc)
+		if err != nil {
+			a.Hangup("DESTINATION_OUT_OF_ORDER")
+			return
+		}
+		a.setVar("other_loopback_leg_uuid", b.uuid)
+		go func() {
+			<-b.Done()
+			a.Hangup("NORMAL_CLEARING")
+		}()
+	}
+	return "+OK " + a.uuid + "\n"
 }
 
 // peerOf returns the channel whose loopback peer is uuid.

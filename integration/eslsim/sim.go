@@ -44,6 +44,12 @@ type Options struct {
 	// record directory does: record hangs the channel up with DESTINATION_OUT_OF_ORDER,
 	// record_session and uuid_record fail.
 	NoRecordFile bool
+	// NoHTTPCache: mod_http_cache is not loaded (module_exists mod_http_cache is false).
+	NoHTTPCache bool
+	// UploadDelay holds back each http_cache:// upload; NoUpload makes none (pbxbridge
+	// unreachable from FreeSWITCH): the recording's file never arrives.
+	UploadDelay time.Duration
+	NoUpload    bool
 }
 
 // Sim is one simulated FreeSWITCH process. Its methods are safe for concurrent use.
@@ -58,6 +64,7 @@ type Sim struct {
 	sessions uint64
 	lns      []net.Listener
 	closed   bool
+	uploads  []Upload
 }
 
 // New returns a simulator; it listens on nothing until ListenInbound or Call.
@@ -162,25 +169,57 @@ func (s *Sim) newConn(nc net.Conn, ch *Channel) *conn {
 // emit builds an event, numbers it and hands it to every socket subscribed to it, all under
 // s.mu, so every socket sees events in Event-Sequence order (unless SwapEvents).
 func (s *Sim) emit(name string, ch *Channel, extra []header, body string) {
+	s.emitPre(name, ch, nil, extra, body)
+}
+
+// emitPre is emit with headers that come before the channel block (MEDIA_BUG_* put theirs
+// there).
+func (s *Sim) emitPre(name string, ch *Channel, pre, extra []header, body string) {
+	s.emitLead(nil, name, ch, pre, extra, body)
+}
+
+// emitLead is emitPre with a block of headers before the event's own: a PRIVATE_COMMAND that
+// uuid_broadcast queued still carries its COMMAND event's headers first (b_record_session).
+func (s *Sim) emitLead(lead []header, name string, ch *Channel, pre, extra []header, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	hs := s.baseHeaders(name, s.seq)
+	hs := append(append([]header(nil), lead...), s.baseHeaders(name, s.seq)...)
+	hs = append(hs, pre...)
 	if ch != nil {
-		hs = append(hs, ch.headersLocked()...)
+		hs = append(hs, ch.headersLocked(!basicOnly[name])...)
 	}
 	hs = append(hs, extra...)
-	frame := eventFrame(hs, body)
+	var plain, json []byte
 	uuid := ""
 	if ch != nil {
 		uuid = ch.uuid
 	}
 	for c := range s.conns {
-		if c.wants(name, uuid) {
-			c.enqueueEvent(frame)
+		if !c.wants(name, uuid) {
+			continue
 		}
+		c.mu.Lock()
+		format := c.format
+		c.mu.Unlock()
+		if format == "json" {
+			if json == nil {
+				json = jsonEventFrame(hs, body)
+			}
+			c.enqueueEvent(json)
+			continue
+		}
+		if plain == nil {
+			plain = eventFrame(hs, body)
+		}
+		c.enqueueEvent(plain)
 	}
 }
+
+// basicOnly events carry the channel's basic data but no variable_* headers (seen in every
+// transcript: DTMF, CHANNEL_STATE, CHANNEL_CALLSTATE, CODEC, ...).
+var basicOnly = map[string]bool{"DTMF": true, "CHANNEL_STATE": true, "CHANNEL_CALLSTATE": true, "CODEC": true,
+	"CHANNEL_OUTGOING": true, "PRIVATE_COMMAND": true}
 
 var callingSite = map[string][3]string{
 	"CHANNEL_EXECUTE":          {"switch_core_session.c", "switch_core_session_exec", "2942"},
@@ -199,6 +238,10 @@ var callingSite = map[string][3]string{
 	"BACKGROUND_JOB":           {"mod_event_socket.c", "api_exec", "1572"},
 	"PLAYBACK_START":           {"switch_ivr_play_say.c", "switch_ivr_play_file", "1509"},
 	"PLAYBACK_STOP":            {"switch_ivr_play_say.c", "switch_ivr_play_file", "2067"},
+	"COMMAND":                  {"switch_ivr_async.c", "switch_ivr_broadcast", "5731"},
+	"PRIVATE_COMMAND":          {"switch_ivr.c", "switch_ivr_parse_next_event", "804"},
+	"MEDIA_BUG_START":          {"switch_core_media_bug.c", "switch_core_media_bug_add", "1014"},
+	"MEDIA_BUG_STOP":           {"switch_core_media_bug.c", "switch_core_media_bug_destroy", "84"},
 }
 
 func (s *Sim) baseHeaders(name string, seq uint64) []header {
@@ -234,6 +277,7 @@ type conn struct {
 	authed     bool
 	names      map[string]bool // subscribed event names; "ALL" for all
 	myevents   bool
+	format     string // the last `event <format>`: "plain" (also for xml, not simulated) or "json"
 	filterUUID string
 	linger     int      // 0 = no linger, -1 = until the client closes, n = seconds
 	filters    []header // `filter <header> <value>`: an event passes if it matches any
@@ -332,8 +376,10 @@ func (c *conn) close() {
 func (c *conn) Drop() { c.close() }
 
 // recordEvents are not part of myevents: they come only when named (observed in
-// e_outbound_socket: myevents alone delivers no RECORD_START/STOP or PLAYBACK_*).
-var recordEvents = map[string]bool{"RECORD_START": true, "RECORD_STOP": true, "PLAYBACK_START": true, "PLAYBACK_STOP": true}
+// e_outbound_socket: myevents alone delivers no RECORD_START/STOP, PLAYBACK_* or, around its
+// record_session, MEDIA_BUG_*).
+var recordEvents = map[string]bool{"RECORD_START": true, "RECORD_STOP": true, "PLAYBACK_START": true, "PLAYBACK_STOP": true,
+	"MEDIA_BUG_START": true, "MEDIA_BUG_STOP": true}
 
 // wants reports whether an event goes to this socket; called with sim.mu held.
 func (c *conn) wants(name, uuid string) bool {
@@ -450,6 +496,11 @@ func (c *conn) handle(cmd command) bool {
 		}
 		known := 0
 		c.mu.Lock()
+		if f[0] == "json" {
+			c.format = "json"
+		} else {
+			c.format = "plain"
+		}
 		for _, n := range f[1:] {
 			if n == "ALL" || knownEvents[n] {
 				c.names[n] = true
@@ -495,14 +546,22 @@ func (c *conn) handle(cmd command) bool {
 		c.mu.Lock()
 		c.linger = n
 		c.mu.Unlock()
-		c.reply("+OK will linger")
+		if n > 0 {
+			c.reply(fmt.Sprintf("+OK will linger %d seconds", n)) // e_outbound_socket_linger5
+		} else {
+			c.reply("+OK will linger")
+		}
 	case "nolinger":
 		c.mu.Lock()
 		c.linger = 0
 		c.mu.Unlock()
 		c.reply("+OK will not linger")
 	case "api":
-		c.api(c.sim.apiCommand(rest))
+		body, after := c.sim.apiCommandThen(rest)
+		c.api(body)
+		if after != nil {
+			after()
+		}
 	case "bgapi":
 		job := cmd.headers.Get("Job-UUID")
 		if job == "" {
@@ -511,8 +570,11 @@ func (c *conn) handle(cmd command) bool {
 		c.enqueue([]byte("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + job + "\nJob-UUID: " + job + "\n\n"))
 		go func() {
 			name, arg, _ := strings.Cut(rest, " ")
-			res := c.sim.apiCommand(rest)
+			res, after := c.sim.apiCommandThen(rest)
 			c.sim.emit("BACKGROUND_JOB", nil, []header{{"Job-UUID", job}, {"Job-Command", name}, {"Job-Command-Arg", arg}}, res)
+			if after != nil {
+				after()
+			}
 		}()
 	case "sendmsg":
 		c.sendmsg(rest, cmd)

@@ -122,3 +122,57 @@ func eventFrame(hs []header, body string) []byte {
 	pb := plainBody(hs, body)
 	return []byte(fmt.Sprintf("Content-Length: %d\nContent-Type: text/event-plain\n\n%s", len(pb), pb))
 }
+
+// jsonEventFrame renders an event as FreeSWITCH does for `event json` (f_json_record_dtmf):
+// one JSON object, keys in header order, values not URL-encoded, an event body under "_body"
+// after its "Content-Length", and no newline after the object.
+func jsonEventFrame(hs []header, body string) []byte {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, h := range hs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, h.k)
+		b.WriteByte(':')
+		writeJSONString(&b, h.v)
+	}
+	if body != "" {
+		fmt.Fprintf(&b, `,"Content-Length":"%d","_body":`, len(body))
+		writeJSONString(&b, body)
+	}
+	b.WriteByte('}')
+	return []byte(fmt.Sprintf("Content-Length: %d\nContent-Type: text/event-json\n\n%s", b.Len(), b.String()))
+}
+
+// writeJSONString escapes as cJSON does: quote, backslash and control bytes; '/' and
+// non-ASCII bytes as they are.
+func writeJSONString(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if c < 0x20 {
+				fmt.Fprintf(b, `\u%04x`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	b.WriteByte('"')
+}
