@@ -62,6 +62,8 @@ type Config struct {
 	Recording  Recording   `yaml:"recording"`
 	Outbox     Outbox      `yaml:"outbox"`
 	Store      Store       `yaml:"store"`
+	// Transcription: the speech-to-text provider and its jobs (transcription.go).
+	Transcription Transcription `yaml:"transcription"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 }
@@ -307,6 +309,7 @@ func (c *Config) applyDefaults() {
 		c.Outbox.Lease = Duration(2 * time.Minute)
 	}
 	def(&c.Store.Prefix, "pbxbridge:")
+	c.Transcription.applyDefaults()
 }
 
 func websocketURL(rest string) string {
@@ -460,6 +463,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Outbox.Lease <= Duration(55*time.Second) {
 		return bad("outbox.lease", "must exceed 55s, the longest total timeout of one delivery")
+	}
+	if err := c.Transcription.validate(bad); err != nil {
+		return err
 	}
 	return c.Store.validate(bad)
 }
