@@ -173,6 +173,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	eng, err := adapter.New(adapter.Deps{
 		Config: cfg, Store: st, Outbox: st, Blob: blobs, Sender: client, Media: med, Links: api,
 		Log: log, Wake: worker.Wake, Seal: box.Seal,
+		Transcriber: newTranscriber(cfg.Transcription, log.With("component", "transcribe")), Jobs: jobsOf(st),
 	})
 	if err != nil {
 		return err
@@ -194,6 +195,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	go eng.SweepLifecycle(runCtx, time.Second)
+	jobsDone := make(chan struct{})
+	go func() { defer close(jobsDone); _ = eng.RunJobs(runCtx) }()
 
 	log.Info("pbxbridge serving", "version", version, "listen", cfg.Listen, "public_url", cfg.PublicURL,
 		"apps", len(cfg.Apps), "asterisk", len(cfg.Asterisk), "freeswitch", len(cfg.FreeSWITCH))
@@ -212,6 +215,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	<-runCtx.Done()
 	log.Info("pbxbridge draining")
 	wg.Wait()
+	<-jobsDone // running transcriptions stop and stay queued for the next start
 
 	drain, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
