@@ -255,7 +255,7 @@ func (e *Engine) runTranscription(ctx context.Context, j Job) error {
 		}
 	}
 	log.Info("transcription finished", "status", string(tr.Status), "failure", string(tr.Failure),
-		"took", e.Now().Sub(start).Round(time.Millisecond), "words", len(tr.Text))
+		"took", e.Now().Sub(start).Round(time.Millisecond), "chars", len(tr.Text))
 
 	call := tj.Call
 	if _, err := e.Store.GetCall(ctx, j.CallID); errors.Is(err, ErrNotFound) {
