@@ -30,13 +30,14 @@ const transcriptionConfig = `transcription:
 
 const sttPath = "/stt/v1/audio/transcriptions"
 
-// sttText is the transcript the server gives; "eaten" has probability 0.3.
+// sttText is the transcript the server gives, with its tokens as whisper.cpp's server gives
+// them (" eat" "en": one word, probability 0.3).
 const sttText = "weasels have eaten our phone system"
 
 const sttAnswer = `{"task":"transcribe","language":"english","duration":3.0,"text":" weasels have eaten our phone system",
 "segments":[{"id":0,"start":0,"end":3,"text":" weasels have eaten our phone system","avg_logprob":-0.2,"words":[
 {"word":" weasels","start":0.0,"end":0.6,"probability":0.91},{"word":" have","start":0.6,"end":0.8,"probability":0.88},
-{"word":" eaten","start":0.8,"end":1.2,"probability":0.3},{"word":" our","start":1.2,"end":1.4,"probability":0.95},
+{"word":" eat","start":0.8,"end":1.0,"probability":0.3},{"word":"en","start":1.0,"end":1.2,"probability":0.7},{"word":" our","start":1.2,"end":1.4,"probability":0.95},
 {"word":" phone","start":1.4,"end":1.8,"probability":0.97},{"word":" system","start":1.8,"end":2.4,"probability":0.93}]}]}`
 
 // sttServe answers transcription requests, after checking that they carry a WAV recording.

@@ -193,14 +193,28 @@ func parseVerbose(data []byte) (adapter.Transcript, error) {
 			t.Words = append(t.Words, word(w, segmentConfidence(w.Start)))
 		}
 	case segWords > 0:
-		// whisper.cpp and others: words inside segments, with probabilities.
+		// whisper.cpp and others: words inside segments, with probabilities. whisper.cpp's
+		// "words" are its tokens: a token that does not start with a space continues the
+		// word before it ("we", "asel", "s"), and the word is as sure as its least sure part.
 		for _, seg := range v.Segments {
 			fallback := 1.0
 			if seg.AvgLogprob != nil {
 				fallback = clamp01(math.Exp(*seg.AvgLogprob))
 			}
+			spaced := false
 			for _, w := range seg.Words {
-				t.Words = append(t.Words, word(w, fallback))
+				spaced = spaced || strings.HasPrefix(w.Word, " ")
+			}
+			for i, w := range seg.Words {
+				next := word(w, fallback)
+				if n := len(t.Words); spaced && i > 0 && n > 0 && !strings.HasPrefix(w.Word, " ") {
+					prev := &t.Words[n-1]
+					prev.Text += next.Text
+					prev.End = max(prev.End, next.End)
+					prev.Confidence = min(prev.Confidence, next.Confidence)
+					continue
+				}
+				t.Words = append(t.Words, next)
 			}
 		}
 	default:
@@ -215,8 +229,7 @@ func parseVerbose(data []byte) (adapter.Transcript, error) {
 			}
 		}
 	}
-	// Drop empty words (whisper.cpp emits bare punctuation tokens as separate words too;
-	// they are kept, as the vendor's text keeps them).
+	// Drop empty words.
 	out := t.Words[:0]
 	for _, w := range t.Words {
 		if w.Text != "" {
