@@ -312,15 +312,21 @@ func TestTranscriptionPlivo(t *testing.T) {
 		text     string
 		errText  string
 		provider bool
+		none     bool // no provider configured
 	}{
-		{"transcribed", 2 * time.Second, 0, "hi its sam call me", "", true},
-		{"500 ms is too short", 500 * time.Millisecond, 0, "", "Recording duration too short for transcription", false},
-		{"4 hours is too long", 4 * time.Hour, 0, "", "Recording duration too long for transcription", false},
-		{"2 GB is too large", 2 * time.Second, 2 << 30, "", "Recording file size too large for transcription", false},
+		{"transcribed", 2 * time.Second, 0, "hi its sam call me", "", true, false},
+		{"no provider", 2 * time.Second, 0, "", "Transcription failed", false, true},
+		{"500 ms is too short", 500 * time.Millisecond, 0, "", "Recording duration too short for transcription", false, false},
+		{"4 hours is too long", 4 * time.Hour, 0, "", "Recording duration too long for transcription", false, false},
+		{"2 GB is too large", 2 * time.Second, 2 << 30, "", "Recording file size too large for transcription", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSTT(t)
-			r := newRig(t, t.TempDir(), &transcribe.OpenAI{BaseURL: s.srv.URL})
+			var tr adapter.Transcriber = &transcribe.OpenAI{BaseURL: s.srv.URL}
+			if tc.none {
+				tr = nil
+			}
+			r := newRig(t, t.TempDir(), tr)
 			app, _ := r.cfg.App("pl")
 			rec := record(t, translate.Plivo, `callbackUrl="https://app.example.net/cb" transcriptionUrl="https://app.example.net/tr?x=1" transcriptionMethod="GET"`)
 			f := r.stored("d2c4e6f8", min(tc.dur, 3*time.Second))
