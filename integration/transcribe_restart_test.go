@@ -26,7 +26,6 @@ func TestTranscribeSurvivesRestart(t *testing.T) {
 	slot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bin := testBinary(t)
 
 	// The provider: the first request hangs until its client goes away; later ones answer.
 	var calls atomic.Int32
@@ -42,23 +41,7 @@ func TestTranscribeSurvivesRestart(t *testing.T) {
 	}))
 	defer stt.Close()
 
-	port, err := apptest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsPort, err := apptest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	fsAddr := fmt.Sprintf("127.0.0.1:%d", fsPort)
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-data_dir: %s
-log_level: debug
-freeswitch:
-  - listen: %s
-apps:
+	b := newOwnBridge(t, ctx, fmt.Sprintf(`apps:
   - name: plivo
     dialect: plivo
     auth_token: %s
@@ -68,39 +51,7 @@ transcription:
   openai: {url: %q}
   lease: 3s
   poll: 200ms
-`, port, filepath.Join(dir, "data"), fsAddr, itPlivoToken, env.app.URL, stt.URL)
-	cfgPath := filepath.Join(dir, "pbxbridge.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "pbxbridge.log")
-	start := func() *exec.Cmd {
-		t.Helper()
-		logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer logf.Close()
-		cmd := exec.Command(bin, "serve", "--config", cfgPath)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
-		defer rcancel()
-		if err := apptest.WaitOK(rctx, base+"/readyz"); err != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("pbxbridge not ready: %v", err)
-		}
-		return cmd
-	}
-	defer func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("pbxbridge log:\n%s", b)
-		}
-	}()
+`, itPlivoToken, env.app.URL, stt.URL))
 
 	c := newCall(t, "plivo")
 	// No callbackUrl: the kill could land between its delivery and its acknowledgement, and
@@ -111,12 +62,12 @@ transcription:
 	c.serve("after", hangupDoc)
 	c.ok("tr")
 
-	first1 := start()
+	first1 := b.start()
 	sc := callers["s"].script(t)
 	sc.From, sc.To = c.number, c.number
 	sim := eslsim.New(eslsim.Options{})
 	defer sim.Close()
-	if _, err := sim.Call(fsAddr, sc); err != nil {
+	if _, err := sim.Call(b.fsAddr, sc); err != nil {
 		t.Fatalf("simulated FreeSWITCH call: %v", err)
 	}
 	act := c.wait(ctx, "after")
@@ -135,11 +86,8 @@ transcription:
 	}
 	killed := time.Now()
 
-	second := start()
-	defer func() {
-		_ = second.Process.Signal(os.Interrupt)
-		_ = second.Wait()
-	}()
+	second := b.start()
+	defer stop(second)
 	tr := c.wait(ctx, "tr")
 	t.Logf("transcript delivered %v after the crash (lease 3s)", time.Since(killed).Round(time.Millisecond))
 	wantForm(t, "transcriptionUrl", tr)
@@ -152,6 +100,78 @@ transcription:
 	if n := c.count("tr"); n != 1 {
 		t.Errorf("transcriptionUrl requested %d times, want once", n)
 	}
+}
+
+// ownBridge is a pbxbridge process of a test's own, with the FreeSWITCH simulator as its PBX
+// and its own data_dir, for tests that restart it or need another configuration than the
+// shared one.
+type ownBridge struct {
+	t       *testing.T
+	ctx     context.Context
+	bin     string
+	base    string // its HTTP API
+	fsAddr  string // where it listens for the simulator's outbound sockets
+	cfgPath string
+	logPath string
+}
+
+// newOwnBridge writes the configuration (listen, data_dir and freeswitch, then extra) and
+// shows the process's log when the test fails. start runs it.
+func newOwnBridge(t *testing.T, ctx context.Context, extra string) *ownBridge {
+	t.Helper()
+	port, err := apptest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsPort, err := apptest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	b := &ownBridge{t: t, ctx: ctx, bin: testBinary(t), base: fmt.Sprintf("http://127.0.0.1:%d", port),
+		fsAddr: fmt.Sprintf("127.0.0.1:%d", fsPort), cfgPath: filepath.Join(dir, "pbxbridge.yaml"),
+		logPath: filepath.Join(dir, "pbxbridge.log")}
+	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\ndata_dir: %s\nlog_level: debug\nfreeswitch:\n  - listen: %s\n%s",
+		port, filepath.Join(dir, "data"), b.fsAddr, extra)
+	if err := os.WriteFile(b.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(b.logPath)
+			t.Logf("pbxbridge log:\n%s", log)
+		}
+	})
+	return b
+}
+
+// start runs the process and waits until it is ready. The caller stops it (SIGINT) or kills it.
+func (b *ownBridge) start() *exec.Cmd {
+	b.t.Helper()
+	logf, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(b.bin, "serve", "--config", b.cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := apptest.WaitOK(rctx, b.base+"/readyz"); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		b.t.Fatalf("pbxbridge not ready: %v", err)
+	}
+	return cmd
+}
+
+// stop ends a process started by start gracefully.
+func stop(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
 }
 
 // testBinary is the pbxbridge binary the harness runs (PBXBRIDGE_BIN), or one built for the
