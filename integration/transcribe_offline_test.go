@@ -27,7 +27,7 @@ func TestTranscribeOffline(t *testing.T) {
 	slot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b := newOwnBridge(t, ctx, fmt.Sprintf(`apps:
+	b := newOwnBridge(t, ctx, "", fmt.Sprintf(`apps:
   - name: flexml
     dialect: flexml
     url: %s/answer/flexml

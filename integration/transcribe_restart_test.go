@@ -15,14 +15,26 @@ import (
 
 	"github.com/pbxbridge/pbxbridge/integration/apptest"
 	"github.com/pbxbridge/pbxbridge/integration/eslsim"
+	"github.com/pbxbridge/pbxbridge/store/redis/redistest"
 )
 
 // TestTranscribeSurvivesRestart: a pbxbridge of its own (embedded store, the FreeSWITCH
 // simulator) is killed with SIGKILL while the provider is transcribing a Plivo recording. The
 // next pbxbridge over the same data_dir takes the job up once its lease has run out, and the
 // application gets the transcript, once.
+//
+// With Redis as the store, the second process is another instance (its own ports and job
+// owner; the same data_dir, whose containers hold the recordings): the job is in Redis.
 func TestTranscribeSurvivesRestart(t *testing.T) {
 	t.Parallel()
+	t.Run("embedded", func(t *testing.T) { t.Parallel(); transcribeSurvives(t, "") })
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		transcribeSurvives(t, "store: {url: "+redistest.Standalone(t).URL()+"}\n")
+	})
+}
+
+func transcribeSurvives(t *testing.T, storeConfig string) {
 	slot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -41,7 +53,7 @@ func TestTranscribeSurvivesRestart(t *testing.T) {
 	}))
 	defer stt.Close()
 
-	b := newOwnBridge(t, ctx, fmt.Sprintf(`apps:
+	b := newOwnBridge(t, ctx, "", storeConfig+fmt.Sprintf(`apps:
   - name: plivo
     dialect: plivo
     auth_token: %s
@@ -86,10 +98,14 @@ transcription:
 	}
 	killed := time.Now()
 
-	second := b.start()
+	next := b
+	if storeConfig != "" {
+		next = b.twin()
+	}
+	second := next.start()
 	defer stop(second)
 	tr := c.wait(ctx, "tr")
-	t.Logf("transcript delivered %v after the crash (lease 3s)", time.Since(killed).Round(time.Millisecond))
+	t.Logf("transcript delivered %v after the crash (job lease 3s)", time.Since(killed).Round(time.Millisecond))
 	wantForm(t, "transcriptionUrl", tr)
 	wantValues(t, "transcriptionUrl", tr, map[string]string{"transcription": sttText, "error": "",
 		"call_uuid": act.Get("CallUUID"), "recording_id": act.Get("RecordingID")})
@@ -113,11 +129,19 @@ type ownBridge struct {
 	fsAddr  string // where it listens for the simulator's outbound sockets
 	cfgPath string
 	logPath string
+	dataDir string
+	extra   string
+}
+
+// twin is another instance with b's configuration and data_dir, on its own ports.
+func (b *ownBridge) twin() *ownBridge {
+	b.t.Helper()
+	return newOwnBridge(b.t, b.ctx, b.dataDir, b.extra)
 }
 
 // newOwnBridge writes the configuration (listen, data_dir and freeswitch, then extra) and
 // shows the process's log when the test fails. start runs it.
-func newOwnBridge(t *testing.T, ctx context.Context, extra string) *ownBridge {
+func newOwnBridge(t *testing.T, ctx context.Context, dataDir, extra string) *ownBridge {
 	t.Helper()
 	port, err := apptest.FreePort()
 	if err != nil {
@@ -128,11 +152,14 @@ func newOwnBridge(t *testing.T, ctx context.Context, extra string) *ownBridge {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	if dataDir == "" {
+		dataDir = filepath.Join(dir, "data")
+	}
 	b := &ownBridge{t: t, ctx: ctx, bin: testBinary(t), base: fmt.Sprintf("http://127.0.0.1:%d", port),
 		fsAddr: fmt.Sprintf("127.0.0.1:%d", fsPort), cfgPath: filepath.Join(dir, "pbxbridge.yaml"),
-		logPath: filepath.Join(dir, "pbxbridge.log")}
+		logPath: filepath.Join(dir, "pbxbridge.log"), dataDir: dataDir, extra: extra}
 	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\ndata_dir: %s\nlog_level: debug\nfreeswitch:\n  - listen: %s\n%s",
-		port, filepath.Join(dir, "data"), b.fsAddr, extra)
+		port, dataDir, b.fsAddr, extra)
 	if err := os.WriteFile(b.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
