@@ -191,8 +191,14 @@ func (s *session) notifyAction(ctx context.Context, r *translate.Record, rp tran
 // (record.md §4, Open): the transcription job sends it.
 func (s *session) fileCallbacks(ctx context.Context, r *translate.Record, st stored) {
 	rp := st.params
-	held := s.app.Dialect == translate.FlexML && r.Transcription.Enabled
-	if r.FileCallback != nil && !held {
+	if s.app.Dialect == translate.FlexML && r.Transcription.Enabled {
+		// The status callback does not wait for the transcript (callbacks.md §2.6): it takes
+		// its place in the call's order before the held-back callbacks, so it always goes first.
+		s.statusCallback(ctx, r, rp)
+		s.transcribe(ctx, r, st)
+		return
+	}
+	if r.FileCallback != nil {
 		params, err := translate.FileCallbackParams(s.app.Dialect, s.paramsFor(r), rp)
 		if err != nil {
 			s.log.Error("rendering callbackUrl", "err", err)
