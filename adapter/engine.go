@@ -26,6 +26,12 @@ type Deps struct {
 	Media  Media
 	Links  Links
 	Log    *slog.Logger
+	// Transcriber turns recordings into text (transcribe/); nil = none configured, and every
+	// transcription is reported as failed through the dialect's callback.
+	Transcriber Transcriber
+	// Jobs holds transcriptions durably until RunJobs's workers finish them (the stores
+	// implement it). nil runs them in this process only: a restart loses them.
+	Jobs Jobs
 	// Seal encrypts the userinfo of callback URLs before they are written to the outbox
 	// (seal.Box.Seal). nil keeps no credentials: a URL's userinfo is then dropped, with a
 	// warning, rather than stored in clear.
@@ -54,6 +60,8 @@ type Engine struct {
 	// running holds the ids of the calls this process runs (Handle), which Reconcile leaves
 	// alone.
 	running sync.Map
+	// jobWake nudges RunJobs when a job is added or a worker is free (buffered, 1).
+	jobWake chan struct{}
 }
 
 // New checks the dependencies and returns an engine.
@@ -75,7 +83,7 @@ func New(d Deps) (*Engine, error) {
 	if d.NewID == nil {
 		d.NewID = NewUUID
 	}
-	return &Engine{Deps: d, owner: "engine-" + d.NewID()}, nil
+	return &Engine{Deps: d, owner: "engine-" + d.NewID(), jobWake: make(chan struct{}, 1)}, nil
 }
 
 // Wait blocks until every background recording has been processed and its callbacks are in

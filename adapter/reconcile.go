@@ -193,7 +193,7 @@ func (s *session) finishRecording(ctx context.Context, r Reconciler, lr LiveReco
 		if rec.Action.Target != nil && (rec.Mode != translate.ModeSession || s.app.Dialect == translate.FlexML) {
 			s.notifyAction(ctx, rec, st.params)
 		}
-		s.fileCallbacks(ctx, rec, st.params)
+		s.fileCallbacks(ctx, rec, st)
 	}
 	if err := r.DeleteRecording(ctx, lr.Name); err != nil {
 		log.Warn("removing the stored recording from the PBX", "err", err)

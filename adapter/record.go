@@ -24,6 +24,7 @@ var ErrStorage = errors.New("recording storage failed")
 type stored struct {
 	params translate.RecordingParams // for the callbacks
 	empty  bool                      // nothing captured, or nothing left after trimming
+	file   File                      // the stored file (zero for CarrierX's empty recordings)
 }
 
 // record executes one Record verb.
@@ -179,7 +180,7 @@ func (s *session) recordFinished(ctx context.Context, log *slog.Logger, r *trans
 		if r.Action.Disposition == translate.DispositionExecute && !hungUp {
 			// The action request goes first and the call waits for it; callbackUrl and the
 			// status callback are queued after it, whatever its fate, so they are never lost.
-			defer s.fileCallbacks(ctx, r, rp)
+			defer s.fileCallbacks(ctx, r, st)
 			next, err := s.fetch(ctx, "action", r.Action.Target, rp, true)
 			if err != nil {
 				return nil, false, err
@@ -188,7 +189,7 @@ func (s *session) recordFinished(ctx context.Context, log *slog.Logger, r *trans
 		}
 		s.notifyAction(ctx, r, rp)
 	}
-	s.fileCallbacks(ctx, r, rp)
+	s.fileCallbacks(ctx, r, st)
 	return nil, false, nil
 }
 
@@ -202,8 +203,18 @@ func (s *session) notifyAction(ctx context.Context, r *translate.Record, rp tran
 	s.enqueue(ctx, "action", r.Action.Target, params)
 }
 
-// fileCallbacks queues callbackUrl and (CarrierX) the status callback for a stored file.
-func (s *session) fileCallbacks(ctx context.Context, r *translate.Record, rp translate.RecordingParams) {
+// fileCallbacks queues callbackUrl, the transcription and (CarrierX) the status callback for a
+// stored file. CarrierX's callbackUrl waits for the transcript when transcribe is on
+// (record.md §4, Open): the transcription job sends it.
+func (s *session) fileCallbacks(ctx context.Context, r *translate.Record, st stored) {
+	rp := st.params
+	if s.app.Dialect == translate.FlexML && r.Transcription.Enabled {
+		// The status callback does not wait for the transcript (callbacks.md §2.6): it takes
+		// its place in the call's order before the held-back callbacks, so it always goes first.
+		s.statusCallback(ctx, r, rp)
+		s.transcribe(ctx, r, st)
+		return
+	}
 	if r.FileCallback != nil {
 		params, err := translate.FileCallbackParams(s.app.Dialect, s.paramsFor(r), rp)
 		if err != nil {
@@ -211,6 +222,9 @@ func (s *session) fileCallbacks(ctx context.Context, r *translate.Record, rp tra
 		} else {
 			s.enqueue(ctx, "callback", r.FileCallback, params)
 		}
+	}
+	if r.Transcription.Enabled {
+		s.transcribe(ctx, r, st)
 	}
 	s.statusCallback(ctx, r, rp)
 }
@@ -327,7 +341,7 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 				s.notifyAction(bctx, r, st.params) // session-mode action is a notification
 			}
 		}
-		s.fileCallbacks(bctx, r, st.params)
+		s.fileCallbacks(bctx, r, st)
 	}()
 }
 
@@ -396,7 +410,7 @@ func (s *session) storeRecordingAs(ctx context.Context, r *translate.Record, res
 		// Plivo: an empty recording is a normal end with zero durations (record.md §4, Open).
 		rp.Status = translate.StatusCompleted
 	}
-	return stored{params: rp, empty: dur == 0}, nil
+	return stored{params: rp, empty: dur == 0, file: f}, nil
 }
 
 // writeFile encodes the audio in its format and writes it as a new file, or into the

@@ -64,6 +64,8 @@ type Config struct {
 	Store      Store       `yaml:"store"`
 	// HA divides the PBXs between instances that share a Redis store (docs/operators.md).
 	HA HA `yaml:"ha"`
+	// Transcription: the speech-to-text provider and its jobs (transcription.go).
+	Transcription Transcription `yaml:"transcription"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 	// MetricsPublic serves /metrics without credentials. Default false: when api_token is
@@ -373,6 +375,7 @@ func (c *Config) applyDefaults() {
 	if c.Store.RetryWindow == 0 {
 		c.Store.RetryWindow = Duration(30 * time.Second)
 	}
+	c.Transcription.applyDefaults()
 }
 
 func websocketURL(rest string) string {
@@ -555,6 +558,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HA.LeaseRenew < Duration(100*time.Millisecond) || c.HA.LeaseRenew > c.HA.LeaseTTL/3 {
 		return bad("ha.lease_renew", "must be between 100ms and a third of ha.lease_ttl (%v)", c.HA.LeaseTTL.D()/3)
+	}
+	if err := c.Transcription.validate(bad); err != nil {
+		return err
 	}
 	return c.Store.validate(bad)
 }

@@ -159,7 +159,7 @@ apps:
     numbers: [%s]
 %s`, port, filepath.Join(dir, "data"), ariPassword, ariURL, env.fsAddr,
 		app.URL, app.URL, strings.Join(numbers[0], ", "), app.URL, app.URL, strings.Join(numbers[1], ", "),
-		strings.ReplaceAll(faultApps+recordApps, "{app}", app.URL))
+		strings.ReplaceAll(faultApps+recordApps+transcriptionConfig, "{app}", app.URL))
 	cfgPath := filepath.Join(dir, "pbxbridge.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return 0, err

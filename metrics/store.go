@@ -14,6 +14,7 @@ type Backend interface {
 	adapter.Store
 	adapter.Outbox
 	adapter.Leases
+	adapter.Jobs
 }
 
 // TimedStore is a Backend that times every operation into the store latency histogram, by
@@ -28,6 +29,7 @@ var (
 	_ adapter.Store  = (*TimedStore)(nil)
 	_ adapter.Outbox = (*TimedStore)(nil)
 	_ adapter.Leases = (*TimedStore)(nil)
+	_ adapter.Jobs   = (*TimedStore)(nil)
 )
 
 // TimeStore wraps b.
@@ -189,4 +191,29 @@ func (t *TimedStore) ReleaseLease(ctx context.Context, name, owner string) (err 
 func (t *TimedStore) GetLease(ctx context.Context, name string) (_ adapter.Lease, err error) {
 	defer func(s time.Time) { t.done("get_lease", s, err) }(time.Now())
 	return t.b.GetLease(ctx, name)
+}
+
+func (t *TimedStore) AddJob(ctx context.Context, j adapter.Job) (err error) {
+	defer func(s time.Time) { t.done("add_job", s, err) }(time.Now())
+	return t.b.AddJob(ctx, j)
+}
+
+func (t *TimedStore) ClaimJobs(ctx context.Context, owner string, now time.Time, lease time.Duration, max int) (_ []adapter.Job, err error) {
+	defer func(s time.Time) { t.done("claim_jobs", s, err) }(time.Now())
+	return t.b.ClaimJobs(ctx, owner, now, lease, max)
+}
+
+func (t *TimedStore) ExtendJob(ctx context.Context, id, owner string, until time.Time) (err error) {
+	defer func(s time.Time) { t.done("extend_job", s, err) }(time.Now())
+	return t.b.ExtendJob(ctx, id, owner, until)
+}
+
+func (t *TimedStore) FinishJob(ctx context.Context, id, owner string) (err error) {
+	defer func(s time.Time) { t.done("finish_job", s, err) }(time.Now())
+	return t.b.FinishJob(ctx, id, owner)
+}
+
+func (t *TimedStore) PendingJobs(ctx context.Context) (_ int, err error) {
+	defer func(s time.Time) { t.done("pending_jobs", s, err) }(time.Now())
+	return t.b.PendingJobs(ctx)
 }

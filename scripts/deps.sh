@@ -7,9 +7,14 @@ set -eu
 
 PACKAGES="
 espeak-ng
+pocketsphinx
+pocketsphinx-en-us
 redis-server
 "
 # espeak-ng: tts/ renders Say and Speak with it (tts tests skip without it).
+# pocketsphinx, pocketsphinx-en-us: transcribe/ runs its offline provider with
+#   pocketsphinx_continuous and the en-US model (tests skip without them; a failure under
+#   PBXBRIDGE_INTEGRATION=1).
 # redis-server: store/redis runs the conformance suite on standalone, Sentinel and Cluster
 #   servers it starts itself with redis-server (--sentinel for the sentinel) and redis-cli
 #   (skipped without them; a failure under PBXBRIDGE_INTEGRATION=1).

@@ -176,6 +176,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	eng, err := adapter.New(adapter.Deps{Open: box.Open, // reconcile unseals the callbacks it sends
 		Config: cfg, Store: st, Outbox: st, Blob: blobs, Sender: client, Media: med, Links: api,
 		Log: log, Wake: worker.Wake, Seal: box.Seal, Observe: met,
+		Transcriber: newTranscriber(cfg.Transcription, log.With("component", "transcribe")), Jobs: st,
 	})
 	if err != nil {
 		return err
@@ -183,6 +184,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	go eng.SweepLifecycle(runCtx, time.Second)
+	jobsDone := make(chan struct{})
+	go func() { defer close(jobsDone); _ = eng.RunJobs(runCtx) }()
 
 	token := leaseToken(cfg)
 	log.Info("pbxbridge serving", "version", version, "instance", token, "listen", cfg.Listen, "public_url", cfg.PublicURL,
@@ -202,6 +205,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	<-runCtx.Done()
 	log.Info("pbxbridge draining")
 	wg.Wait()
+	<-jobsDone // running transcriptions stop and stay queued for the next start
 
 	drain, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

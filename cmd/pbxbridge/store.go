@@ -17,6 +17,7 @@ type backend interface {
 	adapter.Store
 	adapter.Outbox
 	adapter.Leases
+	adapter.Jobs
 }
 
 // openStore opens Redis when the configuration names one, else the embedded store in

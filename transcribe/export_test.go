@@ -1,0 +1,4 @@
+package transcribe
+
+// ParsePocketsphinx exposes the output parser to the external tests.
+var ParsePocketsphinx = parsePocketsphinx
