@@ -198,7 +198,10 @@ func (p *PBX) handle(base context.Context, s *sock, connect *eslgo.RawResponse, 
 	// as on any lost socket
 	defer context.AfterFunc(p.runCtx, c.lost)()
 	c.log.Info("call arrived", "from", c.info.From, "to", c.info.To, "app", app)
+	wctx, stopWatch := context.WithCancel(c.ctx)
+	go c.watchdog(wctx)
 	h(c.ctx, c)
+	stopWatch()
 	// the engine is done: hang up if the call is still up, then wait for the final events
 	// (CHANNEL_HANGUP_COMPLETE) so that RECORD_STOP of media bugs is seen
 	if !c.isHungup() {

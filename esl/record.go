@@ -424,13 +424,16 @@ const bugSilenceThresh = 200
 // real FreeSWITCH 1.10.12").
 const bugLag = 500 * time.Millisecond
 
-// bugLimit is uuid_record's limit for a maximum length: whole seconds, long enough that the
-// file, bugLag shorter than the time the bug ran, still reaches the maximum length. 0 = none.
+// bugLimit is uuid_record's own limit for a maximum length, a backstop only: the bridge
+// stops the bug itself at the maximum length plus bugLag (recordBug), because FreeSWITCH
+// counts this limit in whole epoch seconds (a limit of 3 stopped after 2.32 s in
+// a_uuid_record), so it ends anywhere in (limit-1, limit] s after the start. One second more
+// than the maximum plus bugLag keeps it from ever cutting the file short. 0 = none.
 func bugLimit(d time.Duration) int {
 	if d <= 0 {
 		return 0
 	}
-	return ceilSeconds(d + bugLag)
+	return ceilSeconds(d+bugLag) + 1
 }
 
 // recordBug is a foreground recording of the write stream (Tracks=out), both streams mixed
@@ -472,6 +475,12 @@ func (c *Call) recordBug(ctx context.Context, spec adapter.RecordSpec, t recTarg
 		return adapter.RecordResult{}, err
 	}
 	res := adapter.RecordResult{Started: time.Now()}
+	var maxLen <-chan time.Time // the bridge's own stop at the maximum length (bugLimit)
+	if spec.MaxDuration > 0 {
+		tm := time.NewTimer(spec.MaxDuration + bugLag)
+		defer tm.Stop()
+		maxLen = tm.C
+	}
 	var ours adapter.EndReason // set before we send stop
 	var key byte
 	hangupSeen := false
@@ -523,6 +532,11 @@ wait:
 			callDone = nil
 			if !c.isHungup() {
 				stop(adapter.EndStopped)
+			}
+		case <-maxLen:
+			maxLen = nil
+			if !c.isHungup() {
+				stop(adapter.EndMaxLength)
 			}
 		case <-probe.C:
 			if err := c.probe(wctx); err != nil {
