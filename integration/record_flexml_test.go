@@ -86,12 +86,13 @@ func TestFlexMLRecordSIPKey(t *testing.T) {
 		}
 		// CarrierX's defaults, as pbxbridge asked the PBX for them: maxLength 3600 s, timeout
 		// 5 s, every key, no beep; direction any (both sides: through a snoop on Asterisk, a
-		// uuid_record media bug on FreeSWITCH, which counts whole seconds).
+		// uuid_record media bug on FreeSWITCH, which pbxbridge stops itself at 3600.5 s; the
+		// bug's own limit, in whole epoch seconds, is a backstop one second beyond).
 		line := recordingLine(t, act.Get("CallSid"))
 		defaults := map[string]string{"max": "1h0m0s", "silence": "5s", "keys": "0123456789#*", "beep": "false",
 			"mode": "snoop", "tracks": "both"}
 		if p.kind() == freeswitch {
-			defaults = map[string]string{"max": "3601", "silence": "5", "keys": "0123456789#*", "beep": "false",
+			defaults = map[string]string{"max": "3602", "silence": "5", "keys": "0123456789#*", "beep": "false",
 				"mode": "uuid_record", "tracks": "both"}
 		}
 		for k, want := range defaults {
