@@ -77,6 +77,9 @@ redis.call('INCRBY', P .. 'n', n)
 for call in pairs(calls) do resched(call) end
 return 'ok'
 `)
+	// A call is in the due set up to now only when its head's NextAt and all its leases are at
+	// or before now (see above), so the lease Claim gives, ending after now, is the call's
+	// latest: the call is rescheduled to its end without reading the others back.
 	claimScript = goredis.NewScript(luaPrelude + `
 local calls = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[6]))
 local out = {}
@@ -85,24 +88,16 @@ for _, call in ipairs(calls) do
   if head then
     local e = P .. 'e:' .. head
     redis.call('HSET', e, 'owner', ARGV[3], 'lease', ARGV[4], 'lu', ARGV[5])
-    redis.call('HINCRBY', e, 'att', 1)
+    local att = redis.call('HINCRBY', e, 'att', 1)
     redis.call('ZADD', P .. 'l:' .. call, ARGV[5], head)
-    out[#out + 1] = redis.call('HMGET', e, 'd', 'att', 'next', 'owner', 'lease', 'err', 'dead')
+    redis.call('ZADD', KEYS[1], ARGV[5], call)
+    local f = redis.call('HMGET', e, 'd', 'next', 'err')
+    out[#out + 1] = {f[1], tostring(att), f[2], ARGV[3], ARGV[4], f[3], ''}
+  else
+    redis.call('ZREM', KEYS[1], call)
   end
-  resched(call)
 end
 return out
-`)
-	ackScript = goredis.NewScript(luaPrelude + `
-local id = ARGV[2]
-local call, err = owned(id, ARGV[3])
-if not call then return err end
-redis.call('DEL', P .. 'e:' .. id)
-redis.call('ZREM', P .. 'q:' .. call, id)
-redis.call('ZREM', P .. 'l:' .. call, id)
-redis.call('DECR', P .. 'n')
-resched(call)
-return 'ok'
 `)
 	retryScript = goredis.NewScript(luaPrelude + `
 local id = ARGV[2]
@@ -278,22 +273,6 @@ func ownerReply(reply, id, owner string) error {
 		return fmt.Errorf("entry %s: not leased to %q: %w", id, owner, adapter.ErrConflict)
 	}
 	return fmt.Errorf("entry %s: unexpected script reply %q", id, reply)
-}
-
-// Ack removes a delivered entry: ErrNotFound when it is not queued, ErrConflict when owner
-// does not hold its lease (a lease that ran out but was not claimed again still does).
-func (s *Store) Ack(ctx context.Context, id, owner string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	reply, err := ackScript.Run(ctx, s.c, []string{s.k.due()}, s.k.outboxPrefix(), id, owner).Text()
-	if err != nil {
-		return fmt.Errorf("store: ack: %w", s.wrap(ctx, err))
-	}
-	if err := ownerReply(reply, id, owner); err != nil {
-		return fmt.Errorf("store: ack: %w", err)
-	}
-	return nil
 }
 
 // Retry releases owner's lease and makes the entry due at next, keeping its place at the head

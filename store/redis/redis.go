@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -49,6 +50,11 @@ type Options struct {
 type Store struct {
 	c goredis.UniversalClient
 	k keys
+
+	acks      chan *ackReq // to the Ack flushers (outbox_ack.go)
+	closed    chan struct{}
+	closeOnce sync.Once
+	flushers  sync.WaitGroup
 }
 
 var (
@@ -70,10 +76,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: prefix %q has '{' or '}', which would change the keys' hash tags: %w", prefix, ErrOptions)
 	}
-	s := &Store{c: c, k: keys{p: prefix}}
+	s := &Store{c: c, k: keys{p: prefix}, acks: make(chan *ackReq), closed: make(chan struct{})}
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: ping: %w", s.wrap(ctx, err))
+	}
+	for range ackFlushers {
+		s.flushers.Add(1)
+		go s.ackLoop()
 	}
 	return s, nil
 }
@@ -134,8 +144,11 @@ func newClient(o Options) (goredis.UniversalClient, error) {
 	}
 }
 
-// Close closes the connections.
+// Close stops the Ack flushers, once the groups they hold are answered, and closes the
+// connections. Calls made after Close fail with ErrUnavailable.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	s.flushers.Wait()
 	if err := s.c.Close(); err != nil {
 		return fmt.Errorf("store: close redis: %w", s.wrap(context.Background(), err))
 	}
