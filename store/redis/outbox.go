@@ -80,14 +80,38 @@ return 'ok'
 	// A call is in the due set up to now only when its head's NextAt and all its leases are at
 	// or before now (see above), so the lease Claim gives, ending after now, is the call's
 	// latest: the call is rescheduled to its end without reading the others back.
+	//
+	// ARGV[7] is this Claim's token, kept in each claimed entry (field ct). ARGV[8] is how many
+	// earlier Claims of this owner lost their reply; (token, lease end) pairs follow. Their
+	// entries, if still leased to owner under that token, are found through the due set (a
+	// claimed call is scored by its lease's end) and handed out again first, with the new
+	// lease and without counting another attempt (see Claim).
 	claimScript = goredis.NewScript(luaPrelude + `
-local calls = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[6]))
 local out = {}
+for j = 0, tonumber(ARGV[8]) - 1 do
+  local tok, tlu = ARGV[9 + j * 2], ARGV[10 + j * 2]
+  for _, call in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], tlu, tlu)) do
+    local head = redis.call('ZRANGE', P .. 'q:' .. call, 0, 0)[1]
+    if head then
+      local e = P .. 'e:' .. head
+      local f = redis.call('HMGET', e, 'owner', 'ct', 'd', 'att', 'next', 'err')
+      if f[1] == ARGV[3] and f[2] == tok then
+        redis.call('HSET', e, 'lease', ARGV[4], 'lu', ARGV[5], 'ct', ARGV[7])
+        redis.call('ZADD', P .. 'l:' .. call, ARGV[5], head)
+        redis.call('ZADD', KEYS[1], ARGV[5], call)
+        out[#out + 1] = {f[3], f[4], f[5], ARGV[3], ARGV[4], f[6], ''}
+      end
+    end
+  end
+end
+local want = tonumber(ARGV[6]) - #out
+if want <= 0 then return out end
+local calls = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, want)
 for _, call in ipairs(calls) do
   local head = redis.call('ZRANGE', P .. 'q:' .. call, 0, 0)[1]
   if head then
     local e = P .. 'e:' .. head
-    redis.call('HSET', e, 'owner', ARGV[3], 'lease', ARGV[4], 'lu', ARGV[5])
+    redis.call('HSET', e, 'owner', ARGV[3], 'lease', ARGV[4], 'lu', ARGV[5], 'ct', ARGV[7])
     local att = redis.call('HINCRBY', e, 'att', 1)
     redis.call('ZADD', P .. 'l:' .. call, ARGV[5], head)
     redis.call('ZADD', KEYS[1], ARGV[5], call)
@@ -198,6 +222,13 @@ func (s *Store) Enqueue(ctx context.Context, es ...adapter.Entry) error {
 
 // Claim leases to owner, until now+lease, up to limit entries claimable at now, oldest
 // claimable first, in one script; each claim counts an attempt.
+//
+// A Claim that fails may have run, its reply lost (a connection cut, a timeout): its entries
+// are then leased to owner, with an attempt counted, and owner does not know them. So the
+// Store remembers such a Claim's token, and owner's next Claim on this Store that is not
+// after that lease's end hands its entries out again first, under the new lease and without
+// counting another attempt (they may take it past limit). An entry that has changed hands
+// since (released, acknowledged, claimed anew after its lease ran out) is not handed out.
 func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]adapter.Entry, error) {
 	if owner == "" {
 		return nil, errors.New("store: claim: owner is empty")
@@ -212,9 +243,17 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 		return nil, err
 	}
 	end := now.Add(lease).UTC()
-	res, err := claimScript.Run(ctx, s.c, []string{s.k.due()},
-		s.k.outboxPrefix(), micros(now), owner, timeText(end), micros(end), limit).Slice()
+	tok := lostClaim{token: s.claimToken(), lu: micros(end)}
+	lost := s.takeLost(owner, micros(now))
+	args := make([]any, 0, 8+2*len(lost))
+	args = append(args, s.k.outboxPrefix(), micros(now), owner, timeText(end), tok.lu, limit, tok.token, len(lost))
+	for _, l := range lost {
+		args = append(args, l.token, l.lu)
+	}
+	res, err := claimScript.Run(ctx, s.c, []string{s.k.due()}, args...).Slice()
 	if err != nil {
+		// This Claim, and the lost ones it carried, may each have run or not.
+		s.putLost(owner, append(lost, tok)...)
 		return nil, fmt.Errorf("store: claim: %w", s.wrap(ctx, err))
 	}
 	out := make([]adapter.Entry, 0, len(res))
@@ -227,6 +266,41 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// lostClaim is a Claim whose reply was lost: its token and its lease's end (micros).
+type lostClaim struct {
+	token string
+	lu    int64
+}
+
+// claimToken names one Claim: unique to this Store (a random prefix) and to the call.
+func (s *Store) claimToken() string {
+	return s.tokenPrefix + strconv.FormatUint(s.claims.Add(1), 36)
+}
+
+// takeLost removes and returns owner's lost Claims whose lease has not ended at now.
+func (s *Store) takeLost(owner string, now int64) []lostClaim {
+	s.lostMu.Lock()
+	defer s.lostMu.Unlock()
+	ls := s.lost[owner]
+	delete(s.lost, owner)
+	out := ls[:0]
+	for _, l := range ls {
+		if l.lu > now {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (s *Store) putLost(owner string, ls ...lostClaim) {
+	s.lostMu.Lock()
+	defer s.lostMu.Unlock()
+	if s.lost == nil {
+		s.lost = map[string][]lostClaim{}
+	}
+	s.lost[owner] = append(s.lost[owner], ls...)
 }
 
 // decodeEntryFields decodes d, att, next, owner, lease, err, dead (in that order).

@@ -2,12 +2,15 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -55,6 +58,12 @@ type Store struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	flushers  sync.WaitGroup
+
+	// Claims whose reply was lost, by owner (see Claim).
+	tokenPrefix string
+	claims      atomic.Uint64
+	lostMu      sync.Mutex
+	lost        map[string][]lostClaim
 }
 
 var (
@@ -76,7 +85,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: prefix %q has '{' or '}', which would change the keys' hash tags: %w", prefix, ErrOptions)
 	}
-	s := &Store{c: c, k: keys{p: prefix}, acks: make(chan *ackReq), closed: make(chan struct{})}
+	var r [6]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("store: open redis: %w", err)
+	}
+	s := &Store{c: c, k: keys{p: prefix}, acks: make(chan *ackReq), closed: make(chan struct{}),
+		tokenPrefix: hex.EncodeToString(r[:]) + "-"}
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: ping: %w", s.wrap(ctx, err))
