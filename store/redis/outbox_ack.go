@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -10,22 +11,23 @@ import (
 
 // Acks are committed in groups. An Ack is the outbox's most frequent write (one per delivered
 // callback) and, alone, costs a round trip and a script run whose fixed cost exceeds its work.
-// So Ack hands its request to a flusher goroutine, which sends every Ack waiting at that moment
-// in one script (ackScript), as store/local commits concurrent writes in one transaction. A
-// lone Ack is sent at once (no batching delay); Acks that arrive while a group is in flight
-// form the next one. The script checks each entry's owner and answers each Ack on its own, so
-// a group gives every caller the reply a lone Ack would have given, in arrival order.
-//
-// With the worker of 8 delivering on loopback, a group holds a few Acks; the profile and
-// figures are in docs/operators.md ("Outbox throughput").
+// So Acks that arrive while ackInFlight groups are already on their way to Redis wait, and the
+// next group takes all of them in one script run (ackScript), as store/local commits
+// concurrent writes in one transaction. A lone Ack runs at once, in its caller's goroutine:
+// no batching delay and no hand-off to another goroutine, which on a loaded machine costs
+// more than the round trip it would save. When a group is answered and Acks are waiting,
+// a goroutine is started to send them (only then is there anything to share). The script
+// checks each entry's owner and answers each Ack on its own, so a group gives every caller
+// the reply a lone Ack would have given, in arrival order.
 
 const (
 	// maxAckGroup bounds the Acks of one script run (its ARGV, and how long it holds Redis).
 	maxAckGroup = 128
-	// ackFlushers is how many groups may be in flight at once: the next group is being
-	// gathered while one waits for its reply.
-	ackFlushers = 2
-	// ackTimeout bounds one group's round trip. The callers' contexts still bound their wait.
+	// ackInFlight is how many groups may be on their way to Redis at once; later Acks wait
+	// for one of them to be answered.
+	ackInFlight = 2
+	// ackTimeout bounds the round trip of a group that holds other callers' Acks. The
+	// callers' contexts still bound their own wait.
 	ackTimeout = 10 * time.Second
 )
 
@@ -57,26 +59,40 @@ return out
 // ackReq is one Ack waiting for its group's reply.
 type ackReq struct {
 	id, owner string
-	done      chan error // buffered: the flusher never waits for the caller
+	done      chan error // buffered: the group's sender never waits for the caller
+}
+
+// acker holds the Acks waiting for a group (see above).
+type acker struct {
+	mu       sync.Mutex
+	inFlight int
+	waiting  []*ackReq
 }
 
 // Ack removes a delivered entry: ErrNotFound when it is not queued, ErrConflict when owner
 // does not hold its lease (a lease that ran out but was not claimed again still does). It is
-// committed together with the Acks of other goroutines that are waiting at the same moment.
-// When ctx ends first, Ack returns ctx's error, and the entry may or may not have been
-// removed (as when a reply is lost).
+// committed together with the Acks of other goroutines waiting at the same moment. When ctx
+// ends first, Ack returns ctx's error, and the entry may or may not have been removed (as when
+// a reply is lost).
 func (s *Store) Ack(ctx context.Context, id, owner string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r := &ackReq{id: id, owner: owner, done: make(chan error, 1)}
-	select {
-	case s.acks <- r:
-	case <-s.closed:
-		return fmt.Errorf("store: ack: %w: store closed", ErrUnavailable)
-	case <-ctx.Done():
-		return ctx.Err()
+	a := &s.acks
+	a.mu.Lock()
+	if a.inFlight < ackInFlight {
+		// Send now, with whatever is waiting (nothing, unless every group was in flight
+		// when it came).
+		a.inFlight++
+		group := append(a.take(), r)
+		a.mu.Unlock()
+		s.ackGroup(ctx, group)
+		s.ackNext()
+		return <-r.done
 	}
+	a.waiting = append(a.waiting, r)
+	a.mu.Unlock()
 	select {
 	case err := <-r.done:
 		return err
@@ -85,37 +101,53 @@ func (s *Store) Ack(ctx context.Context, id, owner string) error {
 	}
 }
 
-// ackLoop is one flusher: it takes the first waiting Ack, gathers every other one already
-// waiting (up to maxAckGroup), and commits them in one script run. It returns when the store
-// closes, answering the Acks it already took.
-func (s *Store) ackLoop() {
-	defer s.flushers.Done()
-	group := make([]*ackReq, 0, maxAckGroup)
-	for {
-		select {
-		case r := <-s.acks:
-			group = append(group[:0], r)
-		case <-s.closed:
-			return
-		}
-	gather:
-		for len(group) < maxAckGroup {
-			select {
-			case r := <-s.acks:
-				group = append(group, r)
-			default:
-				break gather
-			}
-		}
-		s.ackGroup(group)
-		clear(group)
-	}
+// take removes up to maxAckGroup-1 waiting Acks (room for the caller's own). Called with mu
+// held.
+func (a *acker) take() []*ackReq {
+	n := min(len(a.waiting), maxAckGroup-1)
+	group := make([]*ackReq, n, n+1)
+	copy(group, a.waiting)
+	a.waiting = append(a.waiting[:0], a.waiting[n:]...)
+	return group
 }
 
-// ackGroup runs ackScript for group and answers each request.
-func (s *Store) ackGroup(group []*ackReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
-	defer cancel()
+// ackNext is called when a group has been answered: it hands the Acks waiting meanwhile to a
+// goroutine that sends them in groups until none wait, or frees the group's slot.
+func (s *Store) ackNext() {
+	a := &s.acks
+	a.mu.Lock()
+	if len(a.waiting) == 0 {
+		a.inFlight--
+		a.mu.Unlock()
+		return
+	}
+	group := a.take()
+	a.mu.Unlock()
+	go func() {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+			s.ackGroup(ctx, group)
+			cancel()
+			a.mu.Lock()
+			if len(a.waiting) == 0 {
+				a.inFlight--
+				a.mu.Unlock()
+				return
+			}
+			group = a.take()
+			a.mu.Unlock()
+		}
+	}()
+}
+
+// ackGroup runs ackScript for group, under ctx, and answers each request.
+func (s *Store) ackGroup(ctx context.Context, group []*ackReq) {
+	if len(group) > 1 {
+		// Other callers' Acks ride on this one: the caller's context must not cut them short.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		defer cancel()
+	}
 	args := make([]any, 0, 2+2*len(group))
 	args = append(args, s.k.outboxPrefix(), len(group))
 	for _, r := range group {

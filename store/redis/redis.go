@@ -54,10 +54,7 @@ type Store struct {
 	c goredis.UniversalClient
 	k keys
 
-	acks      chan *ackReq // to the Ack flushers (outbox_ack.go)
-	closed    chan struct{}
-	closeOnce sync.Once
-	flushers  sync.WaitGroup
+	acks acker // Acks waiting to be sent in a group (outbox_ack.go)
 
 	// Claims whose reply was lost, by owner (see Claim).
 	tokenPrefix string
@@ -90,15 +87,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: %w", err)
 	}
-	s := &Store{c: c, k: keys{p: prefix}, acks: make(chan *ackReq), closed: make(chan struct{}),
-		tokenPrefix: hex.EncodeToString(r[:]) + "-"}
+	s := &Store{c: c, k: keys{p: prefix}, tokenPrefix: hex.EncodeToString(r[:]) + "-"}
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: ping: %w", s.wrap(ctx, err))
-	}
-	for range ackFlushers {
-		s.flushers.Add(1)
-		go s.ackLoop()
 	}
 	return s, nil
 }
@@ -159,11 +151,8 @@ func newClient(o Options) (goredis.UniversalClient, error) {
 	}
 }
 
-// Close stops the Ack flushers, once the groups they hold are answered, and closes the
-// connections. Calls made after Close fail with ErrUnavailable.
+// Close closes the connections. Calls made after Close fail with ErrUnavailable.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
-	s.flushers.Wait()
 	if err := s.c.Close(); err != nil {
 		return fmt.Errorf("store: close redis: %w", s.wrap(context.Background(), err))
 	}
