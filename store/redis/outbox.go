@@ -29,6 +29,9 @@ import (
 // luaPrelude is shared by the outbox scripts. ARGV[1] is the outbox key prefix (with its hash
 // tag); KEYS[1], the due set, routes the script to the slot's node. Scripts build the other
 // key names from the prefix: they are all in the same slot.
+//
+// Scores and counts pass through the scripts as the strings Redis gave them: a Lua number
+// handed to redis.call is formatted with printf's %.17g, which costs more than the command.
 const luaPrelude = `
 local P = ARGV[1]
 local function resched(call)
@@ -37,9 +40,9 @@ local function resched(call)
     redis.call('ZREM', P .. 'due', call)
     return
   end
-  local at = tonumber(redis.call('HGET', P .. 'e:' .. head, 'nu'))
+  local at = redis.call('HGET', P .. 'e:' .. head, 'nu')
   local l = redis.call('ZREVRANGE', P .. 'l:' .. call, 0, 0, 'WITHSCORES')
-  if l[2] and tonumber(l[2]) > at then at = tonumber(l[2]) end
+  if l[2] and tonumber(l[2]) > tonumber(at) then at = l[2] end
   redis.call('ZADD', P .. 'due', at, call)
 end
 local function owned(id, owner)
@@ -73,7 +76,7 @@ for i = 0, n - 1 do
   if ARGV[b + 7] ~= '' then redis.call('ZADD', P .. 'l:' .. call, ARGV[b + 9], id) end
   calls[call] = true
 end
-redis.call('INCRBY', P .. 'n', n)
+redis.call('INCRBY', P .. 'n', ARGV[2])
 for call in pairs(calls) do resched(call) end
 return 'ok'
 `)
@@ -116,7 +119,7 @@ for _, call in ipairs(calls) do
     redis.call('ZADD', P .. 'l:' .. call, ARGV[5], head)
     redis.call('ZADD', KEYS[1], ARGV[5], call)
     local f = redis.call('HMGET', e, 'd', 'next', 'err')
-    out[#out + 1] = {f[1], tostring(att), f[2], ARGV[3], ARGV[4], f[3], ''}
+    out[#out + 1] = {f[1], att, f[2], ARGV[3], ARGV[4], f[3], ''}
   else
     redis.call('ZREM', KEYS[1], call)
   end
@@ -310,7 +313,12 @@ func decodeEntryFields(f []any) (adapter.Entry, error) {
 	}
 	str := make([]string, len(f))
 	for i, v := range f {
-		str[i], _ = v.(string)
+		switch v := v.(type) {
+		case string:
+			str[i] = v
+		case int64: // attempts, as Claim returns them
+			str[i] = strconv.FormatInt(v, 10)
+		}
 	}
 	if str[0] == "" {
 		return adapter.Entry{}, fmt.Errorf("outbox entry: no record: %w", adapter.ErrNotFound)
