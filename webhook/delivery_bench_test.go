@@ -126,6 +126,9 @@ func BenchmarkDelivery(b *testing.B) {
 			}
 			w.Wake()
 		}
+		for got.Load() < int64(b.N) { // the app has them all; then wait for the last acks
+			time.Sleep(time.Millisecond)
+		}
 		for {
 			n, err := ob.Pending(b.Context())
 			if err != nil {
