@@ -258,3 +258,48 @@ func closedPort(t *testing.T) int {
 	ln.Close()
 	return port
 }
+
+// The worker's tries are bounded by the lease: when Redis stays away until the lease of an
+// entry whose outcome is waiting has ended, the worker gives up that outcome (another worker
+// may own the entry by now), and the entry is delivered again once Redis is back, as its
+// second attempt. The worker's clock is moved past the lease rather than waiting 2 minutes.
+func TestStoreOutageLongerThanLease(t *testing.T) {
+	s := redistest.Standalone(t, "appendonly yes", "appendfsync always")
+	ob := openRedis(t, s.URL())
+	a := newAttemptApp(t)
+	p := translate.RetryPolicy{ConnectTimeout: 2 * time.Second, ReadTimeout: 10 * time.Second,
+		TotalTimeout: 55 * time.Second, Retries: 3, RetryOn: translate.Retry5xx}
+	if err := ob.Enqueue(t.Context(), entry("ok-1", "call-1", 1, a.URL, p)); err != nil {
+		t.Fatal(err)
+	}
+	clock := &offsetClock{}
+	log := &counter{n: map[string]int{}}
+	w := startWorker(t, ob, clock, "w1", 2, log)
+	w.Wake()
+	select {
+	case <-a.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the entry did not reach the app")
+	}
+	s.Kill()
+	close(a.gate)
+	waitFor(t, 10*time.Second, "the ack did not fail", func() bool {
+		return log.get("webhook: outbox ack failed; will try again") == 1
+	})
+	clock.Advance(2*time.Minute + time.Second)
+	waitFor(t, 10*time.Second, "the worker did not give the ack up once the lease had ended", func() bool {
+		return log.get("webhook: outbox ack failed") == 1
+	})
+	s.Restart(t)
+	w.Wake()
+	waitFor(t, 20*time.Second, "the entry was not delivered again", func() bool {
+		n, err := ob.Pending(t.Context())
+		return err == nil && n == 0
+	})
+	if got := a.attemptsOf("ok-1"); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("attempts seen by the app %v, want [1 2]", got)
+	}
+	if dead, err := ob.ListDead(t.Context(), 0); err != nil || len(dead) != 0 {
+		t.Errorf("dead letters: %d, %v", len(dead), err)
+	}
+}
