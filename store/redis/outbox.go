@@ -74,10 +74,20 @@ for i = 0, n - 1 do
     'lease', ARGV[b + 8], 'lu', ARGV[b + 9], 'err', ARGV[b + 10], 'dead', '')
   redis.call('ZADD', P .. 'q:' .. call, ARGV[b + 2], id)
   if ARGV[b + 7] ~= '' then redis.call('ZADD', P .. 'l:' .. call, ARGV[b + 9], id) end
-  calls[call] = true
+  if calls[call] then calls[call] = 0 else calls[call] = b end
 end
 redis.call('INCRBY', P .. 'n', ARGV[2])
-for call in pairs(calls) do resched(call) end
+for call, b in pairs(calls) do
+  -- The usual case: the call's only queued entry is the one just stored, so its NextAt and
+  -- its own lease, if any, are all resched would read back (leased entries are queued ones).
+  if b > 0 and #redis.call('ZRANGE', P .. 'q:' .. call, 0, 1) == 1 then
+    local at = ARGV[b + 6]
+    if ARGV[b + 7] ~= '' and tonumber(ARGV[b + 9]) > tonumber(at) then at = ARGV[b + 9] end
+    redis.call('ZADD', P .. 'due', at, call)
+  else
+    resched(call)
+  end
+end
 return 'ok'
 `)
 	// A call is in the due set up to now only when its head's NextAt and all its leases are at
