@@ -40,10 +40,10 @@ import (
 //
 //	go test ./webhook -run '^$' -bench Delivery -benchtime 20000x -v
 //
-// On 2 shared cores (AMD EPYC, Redis 7.0.15 on the same machine), three runs: standalone Redis
-// spent 97–104 µs of this process's CPU and 63–66 µs of redis-server's per callback against
-// 41–48 µs for the raw client, cpu-%raw 27–28% (before the Ack group commit and the lighter
-// scripts: 119–128 + 74–84 µs, 21–24%); a 3-master Cluster 29–37%. Issue 5's 60% would leave
+// On 2 shared cores (AMD EPYC, Redis 7.0.15 on the same machine), six runs: standalone Redis
+// spent 97–110 µs of this process's CPU and 60–67 µs of redis-server's per callback against
+// 41–48 µs for the raw client, cpu-%raw 25–28% (before the Ack group commit and the lighter
+// scripts: 110–128 + 71–84 µs, 21–25%); a 3-master Cluster 28–37%. Issue 5's 60% would leave
 // about 30 µs per callback for all store work. docs/operators.md ("Outbox throughput") has
 // the table and where the time goes.
 func BenchmarkDelivery(b *testing.B) {
