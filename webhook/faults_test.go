@@ -799,8 +799,16 @@ func TestFaultSentinelFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if out, err := set.Master.Do("WAIT", "1", "5000"); err != nil || out != "1" {
-		t.Fatalf("WAIT for the replica: %q %v", out, err)
+	// A loaded machine may take longer than one WAIT (bounded by redis-cli's 5s) to finish the
+	// replica's first sync: ask again, up to 30s.
+	for waitUntil := time.Now().Add(30 * time.Second); ; {
+		out, err := set.Master.Do("WAIT", "1", "2000")
+		if err == nil && out == "1" {
+			break
+		}
+		if time.Now().After(waitUntil) {
+			t.Fatalf("WAIT for the replica: %q %v", out, err)
+		}
 	}
 	// Fence the master (see below). Not the replica: once promoted, it has no replica of its
 	// own until the old master is demoted, and would refuse every write until then; a
