@@ -197,7 +197,10 @@ type Outbox interface {
 	// them to a worker. Created defaults to now.
 	Enqueue(ctx context.Context, es ...Entry) error
 	// Claim leases up to max entries claimable at now to owner until now+lease, oldest
-	// claimable first, and counts an attempt on each.
+	// claimable first, and counts an attempt on each. An implementation may also hand out
+	// again, first and under the new lease, the entries an earlier Claim of the same owner
+	// leased before failing (its reply lost), without counting another attempt (store/redis
+	// does), so that they wait neither for their lease's end nor count an attempt unsent.
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, max int) ([]Entry, error)
 	// Ack removes a delivered entry. ErrNotFound when it is not queued; ErrConflict when owner
 	// does not hold its lease (a lease that ran out but was not claimed again still does).

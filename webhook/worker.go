@@ -15,9 +15,18 @@ import (
 // that a lease never runs out while its attempt is still going.
 const MaxTotalTimeout = 55 * time.Second
 
-// storeTimeout bounds each Ack, Retry and Dead. They run even after Stop gave up waiting, so
-// that a finished delivery is recorded, hence a bound of their own.
+// storeTimeout bounds each attempt of an Ack, Retry or Dead. They run even after Stop gave up
+// waiting, so that a finished delivery is recorded, hence a bound of their own.
 const storeTimeout = 10 * time.Second
+
+// While the outbox fails (a Redis restarting, failing over or out of reach), the worker tries
+// its writes and its Claims again after a backoff that starts at storeRetryMin and doubles up
+// to storeRetryMax: a short outage costs a few attempts and no lost outcome, a long one at
+// most one attempt every storeRetryMax.
+const (
+	storeRetryMin = 50 * time.Millisecond
+	storeRetryMax = 2 * time.Second
+)
 
 // errStopped is the cause of the deliveries' context when Stop stops waiting for them.
 var errStopped = errors.New("webhook: worker stopped")
@@ -189,6 +198,9 @@ type claimed struct {
 	at time.Time // when it was claimed, by the worker's clock
 }
 
+// leaseEnd is when the lease of c ends, by the worker's clock.
+func (c claimed) leaseEnd(lease time.Duration) time.Time { return c.at.Add(lease) }
+
 // dispatch claims entries ahead of the deliveries and hands them out as slots free up. It
 // keeps a local buffer: whenever it holds at most Workers/2 entries (and the last Claim did not
 // find the outbox drained), it fills it up to 2×Workers in one Claim, so that a delivery seldom
@@ -204,18 +216,44 @@ func (w *Worker) dispatch() {
 	defer tick.Stop()
 	low := w.n / 2
 	drained := false // the last Claim found fewer due entries than it asked for, or failed
+	// After a failed Claim the next waits for a backoff (storeRetryMin doubling to
+	// storeRetryMax), which neither Wake nor the poll cuts short: a store that is down is not
+	// asked again after every delivery. Buffered entries are still handed out meanwhile.
+	var (
+		backoff  time.Duration
+		failures int
+		retry    *time.Timer
+		retryC   <-chan time.Time // nil unless waiting for retry
+	)
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-w.quit: // checked first: a select between two ready cases picks at random
 			return
 		default:
 		}
-		if !drained && len(buf) <= low {
+		if !drained && len(buf) <= low && retryC == nil {
 			want := 2*w.n - len(buf)
 			now := w.clock.Now()
 			es, err := w.ob.Claim(w.ctx, w.owner, now, w.lease, want)
 			if err != nil {
-				w.log.Error("webhook: claiming outbox entries", slog.String("error", err.Error()))
+				failures++
+				backoff = min(max(2*backoff, storeRetryMin), storeRetryMax)
+				w.log.Error("webhook: claiming outbox entries", slog.String("error", err.Error()),
+					slog.Int("failures", failures), slog.Duration("retry_in", backoff))
+				if retry == nil {
+					retry = time.NewTimer(backoff)
+				} else {
+					retry.Reset(backoff)
+				}
+				retryC = retry.C
+			} else if failures > 0 {
+				w.log.Info("webhook: claiming outbox entries again", slog.Int("failures", failures))
+				failures, backoff = 0, 0
 			}
 			for _, e := range es {
 				buf = append(buf, claimed{e: e, at: now})
@@ -231,7 +269,7 @@ func (w *Worker) dispatch() {
 				break handout
 			}
 		}
-		if !drained && len(buf) <= low {
+		if !drained && len(buf) <= low && retryC == nil {
 			continue // there may be more due already
 		}
 		var slot chan struct{} // nil, never ready, when there is nothing to hand out
@@ -246,6 +284,9 @@ func (w *Worker) dispatch() {
 		case <-w.wake:
 			drained = false
 		case <-tick.C:
+			drained = false
+		case <-retryC:
+			retryC = nil
 			drained = false
 		}
 	}
@@ -269,7 +310,7 @@ func (w *Worker) releaseBuffered(buf []claimed) {
 		go func() {
 			defer w.wg.Done()
 			log := w.entryLog(c.e)
-			w.store(log, "release", func(ctx context.Context) error {
+			w.store(log, "release", c.leaseEnd(w.lease), func(ctx context.Context) error {
 				return w.ob.Retry(ctx, c.e.ID, w.owner, w.clock.Now(), "released unsent: worker stopped")
 			})
 			log.Info("webhook: claimed entry released unsent by shutdown")
@@ -298,13 +339,13 @@ func (w *Worker) run(c claimed) {
 		// Its lease may no longer cover a whole attempt: hand it back unsent, due now.
 		log := w.entryLog(c.e)
 		record = func() {
-			w.store(log, "release", func(ctx context.Context) error {
+			w.store(log, "release", c.leaseEnd(w.lease), func(ctx context.Context) error {
 				return w.ob.Retry(ctx, c.e.ID, w.owner, w.clock.Now(), "released unsent: waited too long in the worker's buffer")
 			})
 			log.Warn("webhook: claimed entry waited too long in the buffer; released unsent", slog.Duration("waited", wait))
 		}
 	} else {
-		record = w.deliver(c.e)
+		record = w.deliver(c.e, c.leaseEnd(w.lease))
 	}
 	w.acks <- struct{}{}
 	<-w.slots // the dispatcher, if it has entries buffered, is waiting for it
@@ -313,14 +354,15 @@ func (w *Worker) run(c claimed) {
 	w.Wake() // the call's next entry may be due now
 }
 
-// deliver makes one attempt of e and returns how to record the outcome in the outbox.
-func (w *Worker) deliver(e adapter.Entry) (record func()) {
+// deliver makes one attempt of e, leased until leaseEnd, and returns how to record the outcome
+// in the outbox.
+func (w *Worker) deliver(e adapter.Entry, leaseEnd time.Time) (record func()) {
 	n := max(e.Attempts, 1) // Claim counts the attempt it hands out
 	log := w.entryLog(e)
 
 	r, err := w.c.EntryRequest(e)
 	if err != nil {
-		return func() { w.dead(log, e, err, "cannot be sent") }
+		return func() { w.dead(log, e, leaseEnd, err, "cannot be sent") }
 	}
 	p := r.Retry // with defaults filled
 	p.TotalTimeout = min(p.TotalTimeout, MaxTotalTimeout)
@@ -338,14 +380,14 @@ func (w *Worker) deliver(e adapter.Entry) (record func()) {
 	w.obs.Attempted(AttemptResult(resp, err), time.Since(start))
 	if err == nil {
 		return func() {
-			w.store(log, "ack", func(ctx context.Context) error { return w.ob.Ack(ctx, e.ID, w.owner) })
+			w.store(log, "ack", leaseEnd, func(ctx context.Context) error { return w.ob.Ack(ctx, e.ID, w.owner) })
 			log.Debug("webhook: delivered", slog.Int("status", resp.Status))
 		}
 	}
 	if w.ctx.Err() != nil && errors.Is(err, ErrCanceled) {
 		// Stop gave up waiting: hand the entry back at once rather than at the lease's end.
 		return func() {
-			w.store(log, "release", func(ctx context.Context) error {
+			w.store(log, "release", leaseEnd, func(ctx context.Context) error {
 				return w.ob.Retry(ctx, e.ID, w.owner, w.clock.Now(), "interrupted: worker stopped")
 			})
 			log.Info("webhook: delivery interrupted by shutdown; released")
@@ -370,30 +412,80 @@ func (w *Worker) deliver(e adapter.Entry) (record func()) {
 		}
 		w.obs.Retried()
 		return func() {
-			w.store(log, "retry", func(ctx context.Context) error { return w.ob.Retry(ctx, e.ID, w.owner, next, err.Error()) })
+			w.store(log, "retry", leaseEnd, func(ctx context.Context) error { return w.ob.Retry(ctx, e.ID, w.owner, next, err.Error()) })
 			log.Warn("webhook: delivery failed; will retry", slog.Time("retry_at", next), slog.String("error", err.Error()))
 		}
 	}
-	return func() { w.dead(log, e, err, reason) }
+	return func() { w.dead(log, e, leaseEnd, err, reason) }
 }
 
-func (w *Worker) dead(log *slog.Logger, e adapter.Entry, err error, reason string) {
+func (w *Worker) dead(log *slog.Logger, e adapter.Entry, leaseEnd time.Time, err error, reason string) {
 	w.obs.DeadLettered()
-	w.store(log, "dead", func(ctx context.Context) error { return w.ob.Dead(ctx, e.ID, w.owner, err.Error()) })
+	w.store(log, "dead", leaseEnd, func(ctx context.Context) error { return w.ob.Dead(ctx, e.ID, w.owner, err.Error()) })
 	log.Error("webhook: delivery failed; moved to dead letters", slog.String("reason", reason), slog.String("error", err.Error()))
 }
 
-// store runs one outbox write with its own deadline, detached from Stop's cancellation. A
-// lost lease (ErrConflict) means another worker owns the entry now and may send it again:
-// delivery is at least once, and the event id lets the app drop the duplicate.
-func (w *Worker) store(log *slog.Logger, op string, f func(ctx context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), storeTimeout)
-	defer cancel()
-	if err := f(ctx); err != nil {
-		level := slog.LevelError
-		if errors.Is(err, adapter.ErrConflict) {
-			level = slog.LevelWarn
+// store records an outcome in the outbox (op names it in the logs): it runs the write f, each
+// attempt with its own deadline, detached from Stop's cancellation. While the write fails it
+// tries again after a backoff (storeRetryMin doubling to storeRetryMax), for as long as the
+// entry's lease, ending at leaseEnd by the worker's clock, keeps it this worker's and Stop has
+// not given up waiting: an outcome is not lost to a store that is down for a moment. Once
+// the lease has ended the entry is another worker's to deliver again, so store gives up.
+//
+// Only Claim counts attempts, so trying a write again never counts one twice. A write whose
+// reply was lost may have run: when a later attempt finds the entry gone (ErrNotFound) or
+// no longer leased to this worker (ErrConflict), the outcome was most likely recorded by the
+// earlier attempt, and that is logged as such. A first attempt answered ErrConflict means the
+// lease was lost: another worker owns the entry now and may send it again, since delivery is
+// at least once and the event id lets the app drop the duplicate.
+func (w *Worker) store(log *slog.Logger, op string, leaseEnd time.Time, f func(ctx context.Context) error) {
+	backoff := storeRetryMin
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), storeTimeout)
+		err := f(ctx)
+		cancel()
+		answered := errors.Is(err, adapter.ErrNotFound) || errors.Is(err, adapter.ErrConflict)
+		switch {
+		case err == nil && attempt == 1:
+			return
+		case err == nil || answered && attempt > 1:
+			log.Info("webhook: outbox "+op+" recorded after the store failed", slog.Int("store_attempts", attempt),
+				slog.String("answer", errText(err)))
+			return
+		case answered:
+			level := slog.LevelError
+			if errors.Is(err, adapter.ErrConflict) {
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(w.ctx, level, "webhook: outbox "+op+" failed", slog.String("error", err.Error()))
+			return
 		}
-		log.LogAttrs(ctx, level, "webhook: outbox "+op+" failed", slog.String("error", err.Error()))
+		if cause := context.Cause(w.ctx); cause != nil {
+			log.Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
+				slog.String("gave_up", cause.Error()))
+			return
+		}
+		if !w.clock.Now().Add(backoff).Before(leaseEnd) {
+			log.Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
+				slog.String("gave_up", "the lease ends: the entry will be delivered again"))
+			return
+		}
+		if attempt == 1 {
+			log.Warn("webhook: outbox "+op+" failed; will try again", slog.String("error", err.Error()))
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-w.ctx.Done():
+			t.Stop()
+		}
+		backoff = min(2*backoff, storeRetryMax)
 	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
 }

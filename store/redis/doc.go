@@ -23,7 +23,8 @@
 //
 //	P{outbox}:e:<id>          hash  a queued entry: d = immutable record (JSON), call, seq,
 //	                                att = attempts, next/nu = NextAt, owner, lease/lu = LeaseEnd,
-//	                                err = last error, dead = DeadAt (empty while queued)
+//	                                err = last error, dead = DeadAt (empty while queued),
+//	                                ct = token of the Claim that leased it (see Claim)
 //	P{outbox}:q:<call>        zset  the call's queued entry ids scored by Seq (first = head)
 //	P{outbox}:l:<call>        zset  the call's leased entry ids scored by LeaseEnd
 //	P{outbox}:due             zset  one member per call with queued entries, scored by the

@@ -29,6 +29,9 @@ import (
 // luaPrelude is shared by the outbox scripts. ARGV[1] is the outbox key prefix (with its hash
 // tag); KEYS[1], the due set, routes the script to the slot's node. Scripts build the other
 // key names from the prefix: they are all in the same slot.
+//
+// Scores and counts pass through the scripts as the strings Redis gave them: a Lua number
+// handed to redis.call is formatted with printf's %.17g, which costs more than the command.
 const luaPrelude = `
 local P = ARGV[1]
 local function resched(call)
@@ -37,9 +40,9 @@ local function resched(call)
     redis.call('ZREM', P .. 'due', call)
     return
   end
-  local at = tonumber(redis.call('HGET', P .. 'e:' .. head, 'nu'))
+  local at = redis.call('HGET', P .. 'e:' .. head, 'nu')
   local l = redis.call('ZREVRANGE', P .. 'l:' .. call, 0, 0, 'WITHSCORES')
-  if l[2] and tonumber(l[2]) > at then at = tonumber(l[2]) end
+  if l[2] and tonumber(l[2]) > tonumber(at) then at = l[2] end
   redis.call('ZADD', P .. 'due', at, call)
 end
 local function owned(id, owner)
@@ -71,38 +74,67 @@ for i = 0, n - 1 do
     'lease', ARGV[b + 8], 'lu', ARGV[b + 9], 'err', ARGV[b + 10], 'dead', '')
   redis.call('ZADD', P .. 'q:' .. call, ARGV[b + 2], id)
   if ARGV[b + 7] ~= '' then redis.call('ZADD', P .. 'l:' .. call, ARGV[b + 9], id) end
-  calls[call] = true
+  if calls[call] then calls[call] = 0 else calls[call] = b end
 end
-redis.call('INCRBY', P .. 'n', n)
-for call in pairs(calls) do resched(call) end
+redis.call('INCRBY', P .. 'n', ARGV[2])
+for call, b in pairs(calls) do
+  -- The usual case: the call's only queued entry is the one just stored, so its NextAt and
+  -- its own lease, if any, are all resched would read back (leased entries are queued ones).
+  if b > 0 and #redis.call('ZRANGE', P .. 'q:' .. call, 0, 1) == 1 then
+    local at = ARGV[b + 6]
+    if ARGV[b + 7] ~= '' and tonumber(ARGV[b + 9]) > tonumber(at) then at = ARGV[b + 9] end
+    redis.call('ZADD', P .. 'due', at, call)
+  else
+    resched(call)
+  end
+end
 return 'ok'
 `)
+	// A call is in the due set up to now only when its head's NextAt and all its leases are at
+	// or before now (see above), so the lease Claim gives, ending after now, is the call's
+	// latest: the call is rescheduled to its end without reading the others back.
+	//
+	// ARGV[7] is this Claim's token, kept in each claimed entry (field ct). ARGV[8] is how many
+	// earlier Claims of this owner lost their reply; (token, lease end) pairs follow. Their
+	// entries, if still leased to owner under that token, are found through the due set (a
+	// claimed call is scored by its lease's end) and handed out again first, with the new
+	// lease and without counting another attempt (see Claim).
 	claimScript = goredis.NewScript(luaPrelude + `
-local calls = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[6]))
 local out = {}
+for j = 0, tonumber(ARGV[8]) - 1 do
+  local tok, tlu = ARGV[9 + j * 2], ARGV[10 + j * 2]
+  for _, call in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], tlu, tlu)) do
+    local head = redis.call('ZRANGE', P .. 'q:' .. call, 0, 0)[1]
+    if head then
+      local e = P .. 'e:' .. head
+      local f = redis.call('HMGET', e, 'owner', 'ct', 'd', 'att', 'next', 'err')
+      if f[1] == ARGV[3] and f[2] == tok then
+        redis.call('HSET', e, 'lease', ARGV[4], 'lu', ARGV[5], 'ct', ARGV[7])
+        redis.call('ZADD', P .. 'l:' .. call, ARGV[5], head)
+        redis.call('ZADD', KEYS[1], ARGV[5], call)
+        out[#out + 1] = {f[3], f[4], f[5], ARGV[3], ARGV[4], f[6], ''}
+      end
+    end
+  end
+end
+local want = tonumber(ARGV[6]) - #out
+if want <= 0 then return out end
+local calls = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, want)
 for _, call in ipairs(calls) do
   local head = redis.call('ZRANGE', P .. 'q:' .. call, 0, 0)[1]
   if head then
     local e = P .. 'e:' .. head
-    redis.call('HSET', e, 'owner', ARGV[3], 'lease', ARGV[4], 'lu', ARGV[5])
-    redis.call('HINCRBY', e, 'att', 1)
+    redis.call('HSET', e, 'owner', ARGV[3], 'lease', ARGV[4], 'lu', ARGV[5], 'ct', ARGV[7])
+    local att = redis.call('HINCRBY', e, 'att', 1)
     redis.call('ZADD', P .. 'l:' .. call, ARGV[5], head)
-    out[#out + 1] = redis.call('HMGET', e, 'd', 'att', 'next', 'owner', 'lease', 'err', 'dead')
+    redis.call('ZADD', KEYS[1], ARGV[5], call)
+    local f = redis.call('HMGET', e, 'd', 'next', 'err')
+    out[#out + 1] = {f[1], att, f[2], ARGV[3], ARGV[4], f[3], ''}
+  else
+    redis.call('ZREM', KEYS[1], call)
   end
-  resched(call)
 end
 return out
-`)
-	ackScript = goredis.NewScript(luaPrelude + `
-local id = ARGV[2]
-local call, err = owned(id, ARGV[3])
-if not call then return err end
-redis.call('DEL', P .. 'e:' .. id)
-redis.call('ZREM', P .. 'q:' .. call, id)
-redis.call('ZREM', P .. 'l:' .. call, id)
-redis.call('DECR', P .. 'n')
-resched(call)
-return 'ok'
 `)
 	retryScript = goredis.NewScript(luaPrelude + `
 local id = ARGV[2]
@@ -203,6 +235,13 @@ func (s *Store) Enqueue(ctx context.Context, es ...adapter.Entry) error {
 
 // Claim leases to owner, until now+lease, up to limit entries claimable at now, oldest
 // claimable first, in one script; each claim counts an attempt.
+//
+// A Claim that fails may have run, its reply lost (a connection cut, a timeout): its entries
+// are then leased to owner, with an attempt counted, and owner does not know them. So the
+// Store remembers such a Claim's token, and owner's next Claim on this Store that is not
+// after that lease's end hands its entries out again first, under the new lease and without
+// counting another attempt (they may take it past limit). An entry that has changed hands
+// since (released, acknowledged, claimed anew after its lease ran out) is not handed out.
 func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]adapter.Entry, error) {
 	if owner == "" {
 		return nil, errors.New("store: claim: owner is empty")
@@ -217,9 +256,17 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 		return nil, err
 	}
 	end := now.Add(lease).UTC()
-	res, err := claimScript.Run(ctx, s.c, []string{s.k.due()},
-		s.k.outboxPrefix(), micros(now), owner, timeText(end), micros(end), limit).Slice()
+	tok := lostClaim{token: s.claimToken(), lu: micros(end)}
+	lost := s.takeLost(owner, micros(now))
+	args := make([]any, 0, 8+2*len(lost))
+	args = append(args, s.k.outboxPrefix(), micros(now), owner, timeText(end), tok.lu, limit, tok.token, len(lost))
+	for _, l := range lost {
+		args = append(args, l.token, l.lu)
+	}
+	res, err := claimScript.Run(ctx, s.c, []string{s.k.due()}, args...).Slice()
 	if err != nil {
+		// This Claim, and the lost ones it carried, may each have run or not.
+		s.putLost(owner, append(lost, tok)...)
 		return nil, fmt.Errorf("store: claim: %w", s.wrap(ctx, err))
 	}
 	out := make([]adapter.Entry, 0, len(res))
@@ -234,6 +281,41 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 	return out, nil
 }
 
+// lostClaim is a Claim whose reply was lost: its token and its lease's end (micros).
+type lostClaim struct {
+	token string
+	lu    int64
+}
+
+// claimToken names one Claim: unique to this Store (a random prefix) and to the call.
+func (s *Store) claimToken() string {
+	return s.tokenPrefix + strconv.FormatUint(s.claims.Add(1), 36)
+}
+
+// takeLost removes and returns owner's lost Claims whose lease has not ended at now.
+func (s *Store) takeLost(owner string, now int64) []lostClaim {
+	s.lostMu.Lock()
+	defer s.lostMu.Unlock()
+	ls := s.lost[owner]
+	delete(s.lost, owner)
+	out := ls[:0]
+	for _, l := range ls {
+		if l.lu > now {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (s *Store) putLost(owner string, ls ...lostClaim) {
+	s.lostMu.Lock()
+	defer s.lostMu.Unlock()
+	if s.lost == nil {
+		s.lost = map[string][]lostClaim{}
+	}
+	s.lost[owner] = append(s.lost[owner], ls...)
+}
+
 // decodeEntryFields decodes d, att, next, owner, lease, err, dead (in that order).
 func decodeEntryFields(f []any) (adapter.Entry, error) {
 	if len(f) != 7 {
@@ -241,7 +323,12 @@ func decodeEntryFields(f []any) (adapter.Entry, error) {
 	}
 	str := make([]string, len(f))
 	for i, v := range f {
-		str[i], _ = v.(string)
+		switch v := v.(type) {
+		case string:
+			str[i] = v
+		case int64: // attempts, as Claim returns them
+			str[i] = strconv.FormatInt(v, 10)
+		}
 	}
 	if str[0] == "" {
 		return adapter.Entry{}, fmt.Errorf("outbox entry: no record: %w", adapter.ErrNotFound)
@@ -278,22 +365,6 @@ func ownerReply(reply, id, owner string) error {
 		return fmt.Errorf("entry %s: not leased to %q: %w", id, owner, adapter.ErrConflict)
 	}
 	return fmt.Errorf("entry %s: unexpected script reply %q", id, reply)
-}
-
-// Ack removes a delivered entry: ErrNotFound when it is not queued, ErrConflict when owner
-// does not hold its lease (a lease that ran out but was not claimed again still does).
-func (s *Store) Ack(ctx context.Context, id, owner string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	reply, err := ackScript.Run(ctx, s.c, []string{s.k.due()}, s.k.outboxPrefix(), id, owner).Text()
-	if err != nil {
-		return fmt.Errorf("store: ack: %w", s.wrap(ctx, err))
-	}
-	if err := ownerReply(reply, id, owner); err != nil {
-		return fmt.Errorf("store: ack: %w", err)
-	}
-	return nil
 }
 
 // Retry releases owner's lease and makes the entry due at next, keeping its place at the head

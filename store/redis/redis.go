@@ -2,11 +2,15 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -50,6 +54,14 @@ type Options struct {
 type Store struct {
 	c goredis.UniversalClient
 	k keys
+
+	acks acker // Acks waiting to be sent in a group (outbox_ack.go)
+
+	// Claims whose reply was lost, by owner (see Claim).
+	tokenPrefix string
+	claims      atomic.Uint64
+	lostMu      sync.Mutex
+	lost        map[string][]lostClaim
 }
 
 var (
@@ -71,7 +83,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: prefix %q has '{' or '}', which would change the keys' hash tags: %w", prefix, ErrOptions)
 	}
-	s := &Store{c: c, k: keys{p: prefix}}
+	var r [6]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("store: open redis: %w", err)
+	}
+	s := &Store{c: c, k: keys{p: prefix}, tokenPrefix: hex.EncodeToString(r[:]) + "-"}
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: ping: %w", s.wrap(ctx, err))
@@ -135,7 +152,7 @@ func newClient(o Options) (goredis.UniversalClient, error) {
 	}
 }
 
-// Close closes the connections.
+// Close closes the connections. Calls made after Close fail with ErrUnavailable.
 func (s *Store) Close() error {
 	if err := s.c.Close(); err != nil {
 		return fmt.Errorf("store: close redis: %w", s.wrap(context.Background(), err))

@@ -131,8 +131,16 @@ func TestSentinelFailover(t *testing.T) {
 		}
 	}
 	// Wait until the replica has every write, as a production setup would with min-replicas.
-	if out, err := set.Master.Do("WAIT", "1", "5000"); err != nil || out != "1" {
-		t.Fatalf("WAIT for the replica: %q %v", out, err)
+	// A loaded machine may take longer than one WAIT (bounded by redis-cli's 5s) to finish the
+	// replica's first sync: ask again, up to 30s.
+	for waitUntil := time.Now().Add(30 * time.Second); ; {
+		out, err := set.Master.Do("WAIT", "1", "2000")
+		if err == nil && out == "1" {
+			break
+		}
+		if time.Now().After(waitUntil) {
+			t.Fatalf("WAIT for the replica: %q %v", out, err)
+		}
 	}
 	if out, err := set.Sentinel.Do("SENTINEL", "FAILOVER", set.MasterName); err != nil || out != "OK" {
 		t.Fatalf("SENTINEL FAILOVER: %q %v", out, err)

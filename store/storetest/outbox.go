@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -429,4 +430,69 @@ func testContextCancelled(t *testing.T, h *harness) {
 	pending(t, h, 0)
 	_, err = h.b.GetCall(h.ctx, "call-1")
 	isErr(t, err, adapter.ErrNotFound, "a cancelled put stores nothing")
+}
+
+// Concurrent Acks (which a store may commit together) each get the answer a lone Ack would:
+// the owner's Ack removes its entry and lets its call's next entry go, a second Ack of the
+// same entry finds it gone, and an Ack by another owner conflicts and removes nothing.
+func testOutboxConcurrentAcks(t *testing.T, h *harness) {
+	const calls = 40
+	var all []adapter.Entry
+	for c := range calls {
+		call := fmt.Sprintf("call-%02d", c)
+		all = append(all, sampleEntry(h, call+"-1", call, 1, 0), sampleEntry(h, call+"-2", call, 2, 0))
+	}
+	enqueue(t, h, all...)
+	es := claim(t, h, "w1", 0, calls)
+	equal(t, len(es), calls, "claimed heads")
+
+	type result struct {
+		id, owner string
+		err       error
+	}
+	results := make(chan result, 3*calls)
+	var wg sync.WaitGroup
+	for _, e := range es {
+		for _, owner := range []string{"w1", "w1", "w2"} {
+			wg.Go(func() { results <- result{e.ID, owner, h.b.Ack(h.ctx, e.ID, owner)} })
+		}
+	}
+	wg.Wait()
+	close(results)
+	acked := map[string]int{}
+	for r := range results {
+		switch {
+		case r.owner == "w2":
+			// Before w1's Ack the lease is w1's; after it the entry is gone.
+			if !errorsIsAny(r.err, adapter.ErrConflict, adapter.ErrNotFound) {
+				t.Errorf("ack of %s by w2: %v, want ErrConflict or ErrNotFound", r.id, r.err)
+			}
+		case r.err == nil:
+			acked[r.id]++
+		default:
+			isErr(t, r.err, adapter.ErrNotFound, "second ack of "+r.id)
+		}
+	}
+	for _, e := range es {
+		if acked[e.ID] != 1 {
+			t.Errorf("%s acknowledged %d times, want once", e.ID, acked[e.ID])
+		}
+	}
+	pending(t, h, calls)
+	next := claim(t, h, "w3", 0, 2*calls)
+	equal(t, len(next), calls, "second entries claimable after the acks")
+	for _, e := range next {
+		if e.Seq != 2 || e.Attempts != 1 {
+			t.Errorf("claimed %s seq %d attempts %d, want seq 2, attempt 1", e.ID, e.Seq, e.Attempts)
+		}
+	}
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
 }

@@ -63,6 +63,7 @@ func Run(t *testing.T, f Factory) {
 		{"OutboxEnqueueConflict", testOutboxEnqueueConflict},
 		{"OutboxEnqueueLeased", testOutboxEnqueueLeased},
 		{"OutboxConcurrentClaimers", testOutboxConcurrentClaimers},
+		{"OutboxConcurrentAcks", testOutboxConcurrentAcks},
 		{"Restart", testRestart},
 		{"ContextCancelled", testContextCancelled},
 	}

@@ -1,0 +1,173 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Acks are committed in groups. An Ack is the outbox's most frequent write (one per delivered
+// callback) and, alone, costs a round trip and a script run whose fixed cost exceeds its work.
+// So Acks that arrive while ackInFlight groups are already on their way to Redis wait, and the
+// next group takes all of them in one script run (ackScript), as store/local commits
+// concurrent writes in one transaction. A lone Ack runs at once, in its caller's goroutine:
+// no batching delay and no hand-off to another goroutine, which on a loaded machine costs
+// more than the round trip it would save. When a group is answered and Acks are waiting,
+// a goroutine is started to send them (only then is there anything to share). The script
+// checks each entry's owner and answers each Ack on its own, so a group gives every caller
+// the reply a lone Ack would have given, in arrival order.
+
+const (
+	// maxAckGroup bounds the Acks of one script run (its ARGV, and how long it holds Redis).
+	maxAckGroup = 128
+	// ackInFlight is how many groups may be on their way to Redis at once; later Acks wait
+	// for one of them to be answered.
+	ackInFlight = 2
+	// ackTimeout bounds the round trip of a group that holds other callers' Acks. The
+	// callers' contexts still bound their own wait.
+	ackTimeout = 10 * time.Second
+)
+
+// ackScript acknowledges ARGV[2] entries given as (id, owner) pairs from ARGV[3] on, each as
+// a lone Ack would: it returns one reply per pair ("ok", "notfound" or "conflict"). The calls
+// that lost an entry are rescheduled once each, after all the removals.
+var ackScript = goredis.NewScript(luaPrelude + `
+local n = tonumber(ARGV[2])
+local out, calls, acked = {}, {}, 0
+for i = 0, n - 1 do
+  local id = ARGV[3 + i * 2]
+  local call, err = owned(id, ARGV[4 + i * 2])
+  if call then
+    redis.call('DEL', P .. 'e:' .. id)
+    redis.call('ZREM', P .. 'q:' .. call, id)
+    redis.call('ZREM', P .. 'l:' .. call, id)
+    acked = acked + 1
+    calls[call] = true
+    out[i + 1] = 'ok'
+  else
+    out[i + 1] = err
+  end
+end
+if acked > 0 then redis.call('DECRBY', P .. 'n', acked) end
+for call in pairs(calls) do resched(call) end
+return out
+`)
+
+// ackReq is one Ack waiting for its group's reply.
+type ackReq struct {
+	id, owner string
+	done      chan error // buffered: the group's sender never waits for the caller
+}
+
+// acker holds the Acks waiting for a group (see above).
+type acker struct {
+	mu       sync.Mutex
+	inFlight int
+	waiting  []*ackReq
+}
+
+// Ack removes a delivered entry: ErrNotFound when it is not queued, ErrConflict when owner
+// does not hold its lease (a lease that ran out but was not claimed again still does). It is
+// committed together with the Acks of other goroutines waiting at the same moment. When ctx
+// ends first, Ack returns ctx's error, and the entry may or may not have been removed (as when
+// a reply is lost).
+func (s *Store) Ack(ctx context.Context, id, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &ackReq{id: id, owner: owner, done: make(chan error, 1)}
+	a := &s.acks
+	a.mu.Lock()
+	if a.inFlight < ackInFlight {
+		// Send now, with whatever is waiting (nothing, unless every group was in flight
+		// when it came).
+		a.inFlight++
+		group := append(a.take(), r)
+		a.mu.Unlock()
+		s.ackGroup(ctx, group)
+		s.ackNext()
+		return <-r.done
+	}
+	a.waiting = append(a.waiting, r)
+	a.mu.Unlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// take removes up to maxAckGroup-1 waiting Acks (room for the caller's own). Called with mu
+// held.
+func (a *acker) take() []*ackReq {
+	n := min(len(a.waiting), maxAckGroup-1)
+	group := make([]*ackReq, n, n+1)
+	copy(group, a.waiting)
+	a.waiting = append(a.waiting[:0], a.waiting[n:]...)
+	return group
+}
+
+// ackNext is called when a group has been answered: it hands the Acks waiting meanwhile to a
+// goroutine that sends them in groups until none wait, or frees the group's slot.
+func (s *Store) ackNext() {
+	a := &s.acks
+	a.mu.Lock()
+	if len(a.waiting) == 0 {
+		a.inFlight--
+		a.mu.Unlock()
+		return
+	}
+	group := a.take()
+	a.mu.Unlock()
+	go func() {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+			s.ackGroup(ctx, group)
+			cancel()
+			a.mu.Lock()
+			if len(a.waiting) == 0 {
+				a.inFlight--
+				a.mu.Unlock()
+				return
+			}
+			group = a.take()
+			a.mu.Unlock()
+		}
+	}()
+}
+
+// ackGroup runs ackScript for group, under ctx, and answers each request.
+func (s *Store) ackGroup(ctx context.Context, group []*ackReq) {
+	if len(group) > 1 {
+		// Other callers' Acks ride on this one: the caller's context must not cut them short.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		defer cancel()
+	}
+	args := make([]any, 0, 2+2*len(group))
+	args = append(args, s.k.outboxPrefix(), len(group))
+	for _, r := range group {
+		args = append(args, r.id, r.owner)
+	}
+	res, err := ackScript.Run(ctx, s.c, []string{s.k.due()}, args...).StringSlice()
+	if err == nil && len(res) != len(group) {
+		err = fmt.Errorf("ack script: %d replies for %d entries", len(res), len(group))
+	} else if err != nil {
+		err = s.wrap(ctx, err)
+	}
+	for i, r := range group {
+		if err != nil {
+			r.done <- fmt.Errorf("store: ack: %w", err)
+			continue
+		}
+		if rerr := ownerReply(res[i], r.id, r.owner); rerr != nil {
+			r.done <- fmt.Errorf("store: ack: %w", rerr)
+			continue
+		}
+		r.done <- nil
+	}
+}
