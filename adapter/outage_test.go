@@ -115,9 +115,9 @@ func TestStoreOutageLosesNothing(t *testing.T) {
 	o := newOutage(t, "30s", "c1", "c2", "c3")
 	ctx := context.Background()
 	time.AfterFunc(700*time.Millisecond, func() { o.promote(t) })
-	n, err := o.eng.Recover(ctx, []string{"fs"})
+	n, err := o.eng.Reconcile(ctx, "fs", nil) // no PBX to ask: the calls are taken as gone
 	if err != nil || n != 3 {
-		t.Fatalf("Recover = %d, %v; want 3 calls", n, err)
+		t.Fatalf("Reconcile = %d, %v; want 3 calls", n, err)
 	}
 	if p, err := o.st.Pending(ctx); err != nil || p != 3 {
 		t.Errorf("outbox holds %d entries (%v), want the 3 status callbacks", p, err)
@@ -145,9 +145,9 @@ func TestStoreOutageLosesNothing(t *testing.T) {
 // error that says the store is unavailable (callers log what is lost).
 func TestStoreOutageWindow(t *testing.T) {
 	o := newOutage(t, "1s", "c1")
-	_, err := o.eng.Recover(context.Background(), []string{"fs"})
+	_, err := o.eng.Reconcile(context.Background(), "fs", nil)
 	if !errors.Is(err, adapter.ErrUnavailable) || !strings.Contains(err.Error(), "store unavailable for 1s") {
-		t.Errorf("Recover past the window: %v; want store unavailable for 1s", err)
+		t.Errorf("Reconcile past the window: %v; want store unavailable for 1s", err)
 	}
 	if o.obs.get("enqueue") == 0 || o.obs.get("delete call") == 0 {
 		t.Errorf("retries: %v", o.obs.n)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -80,7 +81,7 @@ func (e *Engine) finishCall(ctx context.Context, st CallState, r Reconciler) err
 	app, ok := e.Config.App(st.App)
 	if !ok {
 		e.Log.Warn("call of an application no longer configured: state removed", "call_id", st.ID, "app", st.App)
-		return e.deleteCall(ctx, st.ID)
+		return e.deleteCall(ctx, e.Log.With("call_id", st.ID), st.ID)
 	}
 	s := &session{e: e, app: app, id: st.ID, docURL: st.DocumentURL, started: st.Started,
 		announced: map[string]announcement{},
@@ -116,14 +117,18 @@ func (e *Engine) finishCall(ctx context.Context, st CallState, r Reconciler) err
 		}
 	}
 	s.sendStatus(ctx)
-	return e.deleteCall(ctx, st.ID)
+	return e.deleteCall(ctx, s.log, st.ID)
 }
 
-func (e *Engine) deleteCall(ctx context.Context, id string) error {
-	if err := e.Store.DeleteCall(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	return nil
+// deleteCall removes a finished call's state, riding through a store outage like every write a
+// call leaves behind (retryStore); a call already gone is not an error.
+func (e *Engine) deleteCall(ctx context.Context, log *slog.Logger, id string) error {
+	return e.retryStore(ctx, log, "delete call", func(ctx context.Context, _ bool) error {
+		if err := e.Store.DeleteCall(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return nil
+	})
 }
 
 // waitGone waits until a channel that was hung up is gone: its recordings are then closed.

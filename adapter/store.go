@@ -34,8 +34,7 @@ type CallState struct {
 	Direction   string
 	Verb        int // index of the verb being executed in the current document
 	VerbName    string
-	Status      string   // in-progress, completed
-	Recordings  []string // names of recordings live on the PBX
+	Status      string // in-progress, completed
 	// Live are the recordings live on the PBX with what storing them needs, so that the
 	// instance that takes the PBX over after this one dies can finish them (Reconcile).
 	// Records written before it existed have none.

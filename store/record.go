@@ -30,7 +30,6 @@ type CallRecord struct {
 	Verb        int       `json:"verb"`
 	VerbName    string    `json:"verb_name,omitempty"`
 	Status      string    `json:"status,omitempty"`
-	Recordings  []string  `json:"recordings,omitempty"`
 	Started     time.Time `json:"started"`
 	Updated     time.Time `json:"updated"`
 
@@ -52,7 +51,7 @@ func CallRecordOf(c adapter.CallState) CallRecord {
 		ID: c.ID, PBX: c.PBX, ChannelID: c.ChannelID, App: c.App, Dialect: string(c.Dialect),
 		DocumentURL: c.DocumentURL, From: c.From, To: c.To, CallerName: c.CallerName,
 		Direction: c.Direction, Verb: c.Verb, VerbName: c.VerbName, Status: c.Status,
-		Recordings: c.Recordings, Started: c.Started.UTC(), Updated: c.Updated.UTC(),
+		Started: c.Started.UTC(), Updated: c.Updated.UTC(),
 	}
 	for _, l := range c.Live {
 		r.Live = append(r.Live, LiveRecord{Name: l.Name, Started: l.Started.UTC(), Spec: l.Spec})
@@ -66,7 +65,7 @@ func (r CallRecord) State() adapter.CallState {
 		ID: r.ID, PBX: r.PBX, ChannelID: r.ChannelID, App: r.App,
 		Dialect: translate.Dialect(r.Dialect), DocumentURL: r.DocumentURL, From: r.From, To: r.To,
 		CallerName: r.CallerName, Direction: r.Direction, Verb: r.Verb,
-		VerbName: r.VerbName, Status: r.Status, Recordings: r.Recordings, Started: r.Started,
+		VerbName: r.VerbName, Status: r.Status, Started: r.Started,
 		Updated: r.Updated,
 	}
 	for _, l := range r.Live {

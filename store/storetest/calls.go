@@ -22,7 +22,6 @@ func sampleCall(h *harness, id string) adapter.CallState {
 		Verb:        2,
 		VerbName:    "Record",
 		Status:      "in-progress",
-		Recordings:  []string{"rec-1", "rec-2"},
 		Started:     h.at(0),
 		Updated:     h.at(1500),
 	}
