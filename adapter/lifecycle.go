@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
 )
 
 // SweepLifecycle deletes stored files whose lifecycle TTL has run out (record.md lifecycleTtl /
