@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Part 2: the real pbxbridge binary against the ARI simulator (loopback, no media).
+
+const (
+	numSetup = "15550100001" // answer, DTMF, hang up
+	numLive  = "15550100002" // answer, DTMF, Wait 300 s: live until the caller hangs up
+)
+
+// EngineStep is one open-loop load step: calls offered at Rate per second for Seconds.
+type EngineStep struct {
+	Rate       int     `json:"offered_per_s"`
+	Seconds    float64 `json:"seconds"`
+	Offered    int     `json:"offered"`
+	Completed  int     `json:"completed"`
+	Achieved   float64 `json:"completed_per_s"`
+	FirstP50   float64 `json:"first_command_p50_ms"`
+	FirstP99   float64 `json:"first_command_p99_ms"`
+	VerbP50    float64 `json:"verb_dispatch_p50_ms"` // DTMF command → Hangup's DELETE
+	VerbP99    float64 `json:"verb_dispatch_p99_ms"`
+	SetupP50   float64 `json:"setup_to_hangup_p50_ms"`
+	SetupP99   float64 `json:"setup_to_hangup_p99_ms"`
+	BridgeCPU  float64 `json:"pbxbridge_cpu_cores"`   // CPU seconds per wall second
+	CPUPerCall float64 `json:"pbxbridge_cpu_ms_call"` // CPU ms per completed call
+	SimCPU     float64 `json:"simulator_cpu_cores"`
+}
+
+// EngineResult is part 2 for one store.
+type EngineResult struct {
+	Store        string       `json:"store"`
+	Steps        []EngineStep `json:"steps"`
+	Sustained    float64      `json:"sustained_setups_per_s"`   // best step completing ≥99% with p99 < 1 s
+	CPUCapacity  float64      `json:"cpu_bound_setups_per_s_2"` // 2 cores / CPU per call
+	LiveCalls    int          `json:"live_calls"`
+	RSSPerCall   float64      `json:"rss_bytes_per_live_call"`
+	RSSBase      int64        `json:"rss_bytes_idle"`
+	RSSLive      int64        `json:"rss_bytes_live"`
+	UnknownCalls int64        `json:"simulator_unknown_requests"`
+}
+
+func engineApp() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	docs := map[string]string{
+		"/setup": `<?xml version="1.0" encoding="UTF-8"?><Response><DTMF>1</DTMF><Hangup/></Response>`,
+		"/live":  `<?xml version="1.0" encoding="UTF-8"?><Response><DTMF>1</DTMF><Wait length="300"/><Hangup/></Response>`,
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		d, ok := docs[r.URL.Path]
+		if !ok {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		_, _ = io.WriteString(w, d)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+func runEngine(ctx context.Context, bin, store string, rates []int, stepDur time.Duration, live int, logf func(string, ...any)) (*EngineResult, error) {
+	dir, err := os.MkdirTemp("", "pbxbench-engine-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { if os.Getenv("PBXBENCH_KEEP") == "" { os.RemoveAll(dir) } else { logf("kept %s", dir) } }()
+	appURL, stopApp, err := engineApp()
+	if err != nil {
+		return nil, err
+	}
+	defer stopApp()
+	sim, err := newARISim("bench")
+	if err != nil {
+		return nil, err
+	}
+	defer sim.Close()
+	storeCfg := ""
+	if store == "redis" {
+		rs, err := startRedis(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer rs.stop()
+		storeCfg = fmt.Sprintf("store:\n  url: redis://%s\n", rs.addr)
+	}
+	cfg := fmt.Sprintf(`asterisk:
+  - url: %s
+    websocket_url: ws://%s/ari/events
+    username: pbxbridge
+    password: bench
+    application: bench
+apps:
+  - name: setup
+    dialect: plivo
+    url: %s/setup
+    numbers: ["%s"]
+  - name: live
+    dialect: plivo
+    url: %s/live
+    numbers: ["%s"]
+%s`, sim.URL(), sim.ln.Addr(), appURL, numSetup, appURL, numLive, storeCfg)
+	b, err := startBridge(ctx, bin, dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer b.stop()
+	res := &EngineResult{Store: store}
+
+	// Warm up (connections, caches), then memory per live call on a quiet process.
+	runStep(sim, b.pid(), 100, time.Second)
+	time.Sleep(time.Second)
+	res.RSSBase, _ = rssBytes(b.pid())
+	var chans []*simChan
+	for i := 0; i < live; i++ {
+		chans = append(chans, sim.start(numLive))
+		if i%50 == 49 {
+			time.Sleep(50 * time.Millisecond) // ~1,000/s
+		}
+	}
+	timeout := time.After(60 * time.Second)
+	for _, c := range chans {
+		select {
+		case <-c.firstCh:
+		case <-timeout:
+			return nil, fmt.Errorf("%s: live calls were not all answered within 60s", store)
+		}
+	}
+	time.Sleep(2 * time.Second) // every call into its Pause
+	res.RSSLive, _ = rssBytes(b.pid())
+	res.LiveCalls = live
+	res.RSSPerCall = float64(res.RSSLive-res.RSSBase) / float64(live)
+	logf("engine/%s: %d live calls: RSS %.1f → %.1f MiB (%.1f KiB per call)", store, live,
+		float64(res.RSSBase)/(1<<20), float64(res.RSSLive)/(1<<20), res.RSSPerCall/1024)
+	for _, c := range chans {
+		sim.hangup(c, 16, "Normal Clearing")
+	}
+	time.Sleep(3 * time.Second)
+
+	for _, r := range rates {
+		st := runStep(sim, b.pid(), r, stepDur)
+		res.Steps = append(res.Steps, st)
+		logf("engine/%s: offered %d/s → %.0f/s completed (%d/%d), first command p50 %.2f p99 %.2f ms, verb dispatch p50 %.2f p99 %.2f ms, to hang-up p99 %.2f ms, pbxbridge %.2f cores (%.3f ms CPU/call)",
+			store, r, st.Achieved, st.Completed, st.Offered, st.FirstP50, st.FirstP99, st.VerbP50, st.VerbP99, st.SetupP99, st.BridgeCPU, st.CPUPerCall)
+		if st.Completed >= st.Offered*99/100 && st.SetupP99 < 1000 && st.Achieved > res.Sustained {
+			res.Sustained = st.Achieved
+		}
+		if st.CPUPerCall > 0 && (res.CPUCapacity == 0 || 2000/st.CPUPerCall > res.CPUCapacity) {
+			res.CPUCapacity = 2000 / st.CPUPerCall
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	res.UnknownCalls = sim.unknown.Load()
+	if res.UnknownCalls > 0 {
+		logf("engine/%s: the simulator had no answer for %d requests (see pbxbridge log %s)", store, res.UnknownCalls, filepath.Join(dir, "pbxbridge.log"))
+	}
+	return res, nil
+}
+
+// runStep offers calls to numSetup at rate per second for d (in 10 ms batches), then waits
+// up to 10 s for them to end, and measures.
+func runStep(sim *ariSim, pid, rate int, d time.Duration) EngineStep {
+	cpu0, _ := cpuSeconds(pid)
+	self0, _ := cpuSeconds(os.Getpid())
+	t0 := time.Now()
+	var (
+		mu            sync.Mutex
+		first, setups []time.Duration
+		verb          []time.Duration
+		wg            sync.WaitGroup
+		offered       int
+	)
+	tick := time.NewTicker(10 * time.Millisecond)
+	end := t0.Add(d)
+	for now := t0; now.Before(end); now = <-tick.C {
+		due := int(float64(rate) * time.Since(t0).Seconds())
+		for ; offered < due; offered++ {
+			c := sim.start(numSetup)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case <-c.gone:
+				case <-time.After(10 * time.Second):
+					sim.hangup(c, 16, "Normal Clearing")
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if !c.first.IsZero() {
+					first = append(first, c.first.Sub(c.started))
+				}
+				if !c.deleted.IsZero() && !c.dtmf.IsZero() {
+					verb = append(verb, c.deleted.Sub(c.dtmf))
+				}
+				if !c.deleted.IsZero() {
+					setups = append(setups, c.deleted.Sub(c.started))
+				}
+			}()
+		}
+	}
+	tick.Stop()
+	wg.Wait()
+	wall := time.Since(t0).Seconds()
+	cpu1, _ := cpuSeconds(pid)
+	self1, _ := cpuSeconds(os.Getpid())
+	st := EngineStep{Rate: rate, Seconds: d.Seconds(), Offered: offered, Completed: len(setups),
+		FirstP50: percentile(first, 50), FirstP99: percentile(first, 99),
+		VerbP50: percentile(verb, 50), VerbP99: percentile(verb, 99),
+		SetupP50: percentile(setups, 50), SetupP99: percentile(setups, 99),
+		BridgeCPU: (cpu1 - cpu0) / wall, SimCPU: (self1 - self0) / wall}
+	// Completed per second of offering: a step whose calls end late is stretched by wall.
+	st.Achieved = float64(st.Completed) / max(d.Seconds(), wall-0.05)
+	if st.Completed > 0 {
+		st.CPUPerCall = (cpu1 - cpu0) * 1000 / float64(st.Completed)
+	}
+	return st
+}
