@@ -78,7 +78,13 @@ func runEngine(ctx context.Context, bin, store string, rates []int, stepDur time
 	if err != nil {
 		return nil, err
 	}
-	defer func() { if os.Getenv("PBXBENCH_KEEP") == "" { os.RemoveAll(dir) } else { logf("kept %s", dir) } }()
+	defer func() {
+		if os.Getenv("PBXBENCH_KEEP") == "" {
+			os.RemoveAll(dir)
+		} else {
+			logf("kept %s", dir)
+		}
+	}()
 	appURL, stopApp, err := engineApp()
 	if err != nil {
 		return nil, err
@@ -114,7 +120,7 @@ apps:
     url: %s/live
     numbers: ["%s"]
 %s`, sim.URL(), sim.ln.Addr(), appURL, numSetup, appURL, numLive, storeCfg)
-	b, err := startBridge(ctx, bin, dir, cfg)
+	b, err := startBridge(ctx, bin, dir, logLevel, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -87,15 +87,15 @@ type bridge struct {
 	done   chan struct{}
 }
 
-// startBridge writes cfg (a YAML body without listen and data_dir) and runs `pbxbridge serve`
+// startBridge writes cfg (a YAML body without listen, data_dir and log_level) and runs `pbxbridge serve`
 // until /readyz answers 200. Extra environment goes to the process.
-func startBridge(ctx context.Context, bin, dir, cfg string, env ...string) (*bridge, error) {
+func startBridge(ctx context.Context, bin, dir, level, cfg string, env ...string) (*bridge, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	full := fmt.Sprintf("listen: %s\ndata_dir: %s\nlog_level: %s\n%s", listen, filepath.Join(dir, "data"), logLevel, cfg)
+	full := fmt.Sprintf("listen: %s\ndata_dir: %s\nlog_level: %s\n%s", listen, filepath.Join(dir, "data"), level, cfg)
 	cfgPath := filepath.Join(dir, "pbxbridge.yaml")
 	if err := os.WriteFile(cfgPath, []byte(full), 0o600); err != nil {
 		return nil, err
