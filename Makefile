@@ -61,7 +61,6 @@ fuzz:
 # and PNG plots, and prints the report. BENCHFLAGS passes flags (go run ./cmd/pbxbench -h).
 bench: deps build asterisk
 	$(GO) run ./cmd/pbxbench --pbxbridge $(BIN) --out bench $(BENCHFLAGS)
-	$(ASTERISK)/run.sh stop
 
 # bench-go runs every package's Go benchmarks (the stores' outbox benchmarks included).
 bench-go:
