@@ -105,9 +105,14 @@ func run(o options) error {
 			return fmt.Errorf("part 1: %w", err)
 		}
 		rep.Machine.Asterisk = a.version
-		if rep.Overhead, err = runOverhead(ctx, bin, a, ns, logf); err != nil {
+		prof, err := filepath.Abs(filepath.Join(profDir, "overhead-cpu-pbxbridge.pprof"))
+		if err != nil {
+			return err
+		}
+		if rep.Overhead, err = runOverhead(ctx, bin, a, ns, prof, logf); err != nil {
 			return fmt.Errorf("part 1: %w", err)
 		}
+		rep.OverheadProfile = pprofTop(ctx, bin, prof, "")
 	}
 	if want["2"] {
 		for _, store := range []string{"local", "redis"} {
@@ -118,7 +123,10 @@ func run(o options) error {
 			rep.Engine = append(rep.Engine, *r)
 		}
 		// A profile of the load steps, for the reading of the set-up figures.
-		prof := filepath.Join(profDir, "engine-cpu-local.pprof")
+		prof, err := filepath.Abs(filepath.Join(profDir, "engine-cpu-local.pprof"))
+		if err != nil {
+			return err
+		}
 		if _, err := runEngine(ctx, bin, "local", rates[len(rates)-2:], o.step, 0, "", prof, logf); err != nil {
 			logf("part 2: CPU profile run failed: %v", err)
 		} else {

@@ -17,6 +17,7 @@ type Report struct {
 	Loaded            bool           `json:"machine_loaded"` // 1-minute load above half the cores at start or end
 	Overhead          []Overhead     `json:"overhead"`
 	Engine            []EngineResult `json:"engine"`
+	OverheadProfile   string         `json:"overhead_cpu_profile_top,omitempty"`
 	EngineProfile     string         `json:"engine_cpu_profile_top,omitempty"`
 	EngineHeapProfile string         `json:"engine_heap_profile_top,omitempty"`
 	Outbox            []GoBench      `json:"outbox"`
@@ -196,8 +197,18 @@ func (r *Report) markdown(plots map[string]plotRef) string {
 			w("| %d | pbxbridge | %.1f | %.1f | %.1f | %.2f× | %.0f / %.0f | %.1f / %.1f (%d) |\n", o.N, o.Bridge.AsteriskCPU, o.Bridge.BridgeCPU, o.Bridge.TotalCPU, o.CPURatio,
 				o.Bridge.SetupP50, o.Bridge.SetupP99, o.Bridge.ActionP50, o.Bridge.ActionP99, o.Bridge.ActionSamples)
 		}
+		for _, o := range r.Overhead {
+			for _, run := range []OverheadRun{o.Dialplan, o.Bridge} {
+				if run.Error != "" {
+					w("\n%d calls, %s: only %d answered; %s\n", o.N, run.Mode, run.OK, run.Error)
+				}
+			}
+		}
 		img("overhead-cpu")
 		img("overhead-latency")
+		if r.OverheadProfile != "" {
+			w("\nCPU profile of pbxbridge over all the batches (bench/profiles/overhead-cpu-pbxbridge.pprof):\n\n```\n%s\n```\n", r.OverheadProfile)
+		}
 		w("\n")
 	}
 	if len(r.Engine) > 0 {
