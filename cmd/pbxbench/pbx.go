@@ -41,8 +41,16 @@ type OverheadRun struct {
 	ActionP50     float64 `json:"action_after_recording_p50_ms"` // RecordingFinished → action request
 	ActionP99     float64 `json:"action_after_recording_p99_ms"`
 	ActionSamples int     `json:"action_samples"`
-	Seconds       float64 `json:"seconds"`
-	Error         string  `json:"error,omitempty"` // SIPp's failure, when some calls failed
+	// The action latency split at pbxbridge's "recording finished" log line (ms resolution),
+	// written once it has fetched the file: Asterisk's RecordingFinished → pbxbridge has the
+	// file (Seen: the event, the snoop's hang-up, GET …/file, DELETE), then → the action
+	// request reaches the application (Store: storing the file and metadata, the request).
+	SeenP50  float64 `json:"recording_end_to_file_p50_ms"`
+	SeenP99  float64 `json:"recording_end_to_file_p99_ms"`
+	StoreP50 float64 `json:"file_to_action_p50_ms"`
+	StoreP99 float64 `json:"file_to_action_p99_ms"`
+	Seconds  float64 `json:"seconds"`
+	Error    string  `json:"error,omitempty"` // SIPp's failure, when some calls failed
 }
 
 // Overhead pairs the two paths at one N.
@@ -304,18 +312,25 @@ func overheadRun(ctx context.Context, a *asteriskEnv, bridgePID int, logPath, se
 	r.SetupP50, r.SetupP99 = percentile(setups, 50), percentile(setups, 99)
 	if app != nil && obs != nil {
 		fin := obs.snapshot()
-		recs := recordingsByCall(logPath)
-		var lat []time.Duration
+		recs, seen := recordingsByCall(logPath)
+		var lat, toBridge, toApp []time.Duration
 		for _, q := range app.Requests()[before:] {
 			if q.Path != "/after" {
 				continue
 			}
-			if t, ok := fin[recs[q.Get("CallSid")]]; ok {
+			name := recs[q.Get("CallSid")]
+			if t, ok := fin[name]; ok {
 				lat = append(lat, q.At.Sub(t))
+				if b, ok := seen[name]; ok {
+					toBridge = append(toBridge, b.Sub(t))
+					toApp = append(toApp, q.At.Sub(b))
+				}
 			}
 		}
 		r.ActionSamples = len(lat)
 		r.ActionP50, r.ActionP99 = percentile(lat, 50), percentile(lat, 99)
+		r.SeenP50, r.SeenP99 = percentile(toBridge, 50), percentile(toBridge, 99)
+		r.StoreP50, r.StoreP99 = percentile(toApp, 50), percentile(toApp, 99)
 	}
 	return r, nil
 }
@@ -350,11 +365,13 @@ func basicAuth(user, pass string) string {
 }
 
 // recordingsByCall reads pbxbridge's info log: "call started" links a channel to its call_id
-// (the CallSid of the requests), "recording" links a recording name to its channel.
-func recordingsByCall(logPath string) map[string]string {
+// (the CallSid of the requests), "recording" links a recording name to its channel, and
+// "recording finished" says when pbxbridge had the recording's file.
+func recordingsByCall(logPath string) (map[string]string, map[string]time.Time) {
 	b, _ := os.ReadFile(logPath)
-	callOf := map[string]string{} // channel → call_id
-	recOf := map[string]string{}  // call_id → recording
+	callOf := map[string]string{}  // channel → call_id
+	recOf := map[string]string{}   // call_id → recording
+	seen := map[string]time.Time{} // recording → "recording finished"
 	for _, l := range strings.Split(string(b), "\n") {
 		kv := logFields(l)
 		switch kv["msg"] {
@@ -364,9 +381,13 @@ func recordingsByCall(logPath string) map[string]string {
 			if c := callOf[kv["channel_id"]]; c != "" {
 				recOf[c] = kv["recording"]
 			}
+		case "recording finished":
+			if t, err := time.Parse(time.RFC3339Nano, kv["time"]); err == nil {
+				seen[kv["recording"]] = t
+			}
 		}
 	}
-	return recOf
+	return recOf, seen
 }
 
 // logFields splits a slog text line into its key=value pairs (quoted values unquoted).

@@ -197,6 +197,10 @@ func (r *Report) markdown(plots map[string]plotRef) string {
 			w("| %d | pbxbridge | %.1f | %.1f | %.1f | %.2f× | %.0f / %.0f | %.1f / %.1f (%d) |\n", o.N, o.Bridge.AsteriskCPU, o.Bridge.BridgeCPU, o.Bridge.TotalCPU, o.CPURatio,
 				o.Bridge.SetupP50, o.Bridge.SetupP99, o.Bridge.ActionP50, o.Bridge.ActionP99, o.Bridge.ActionSamples)
 		}
+		w("\nThe recording end → action time, split at pbxbridge's \"recording finished\" log line (ms resolution), which pbxbridge writes once it has the file: *to file* is Asterisk's RecordingFinished → pbxbridge has handled the event, hung up the snoop, fetched the WAV over ARI (GET /recordings/stored/{name}/file) and deleted it; *to action* is that → the action request at the application (storing the file and its metadata, rendering and sending the request).\n\n| N | to file p50 / p99 ms | to action p50 / p99 ms |\n|---|---|---|\n")
+		for _, o := range r.Overhead {
+			w("| %d | %.0f / %.0f | %.0f / %.0f |\n", o.N, o.Bridge.SeenP50, o.Bridge.SeenP99, o.Bridge.StoreP50, o.Bridge.StoreP99)
+		}
 		for _, o := range r.Overhead {
 			for _, run := range []OverheadRun{o.Dialplan, o.Bridge} {
 				if run.Error != "" {
