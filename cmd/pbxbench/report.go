@@ -229,7 +229,7 @@ func (r *Report) markdown(plots map[string]plotRef) string {
 		for _, e := range r.Engine {
 			w("| %s | %.0f | %.0f | %d | %.1f KiB | %.1f KiB | %d |\n", e.Store, e.Sustained, e.CPUCapacity, e.LiveCalls, e.HeapPerCall/1024, e.RSSPerCall/1024, e.BusFull)
 		}
-		w("\n*Sustained* is the highest offered rate whose step completed ≥ 99%% of its calls with set-up → hang-up p99 under 1 s. *ARI bus-full warnings* count pbxbridge's log lines saying the ARI library's event buffer (100 events per subscription) was full: the library drops events then, and the calls whose events were lost end only at the next reconcile. *CPU-bound estimate* is 2 cores divided by pbxbridge's CPU per call at the step where that is lowest. Live heap is runtime.MemStats.HeapAlloc after a GC, with N calls in a 300 s Wait, minus the same when idle, over N.\n")
+		w("\n*Sustained* is the highest offered rate up to which every step completed ≥ 99%% of its calls with set-up → hang-up p99 under 1 s. *ARI bus-full warnings* count pbxbridge's log lines saying the ARI library's event buffer (100 events per subscription) was full: the library drops events then, and the calls whose events were lost end only at the next reconcile. *CPU-bound estimate* is 2 cores divided by pbxbridge's CPU per call at the step where that is lowest. Live heap is runtime.MemStats.HeapAlloc after a GC, with N calls in a 300 s Wait, minus the same when idle, over N.\n")
 		img("engine-latency")
 		img("engine-cpu")
 		if r.EngineProfile != "" {
