@@ -34,9 +34,11 @@ type EngineStep struct {
 	VerbP99    float64 `json:"verb_dispatch_p99_ms"`
 	SetupP50   float64 `json:"setup_to_hangup_p50_ms"`
 	SetupP99   float64 `json:"setup_to_hangup_p99_ms"`
-	BridgeCPU  float64 `json:"pbxbridge_cpu_cores"`   // CPU seconds per wall second
+	BridgeCPU  float64 `json:"pbxbridge_cpu_cores"`   // CPU seconds per wall second while offering
 	CPUPerCall float64 `json:"pbxbridge_cpu_ms_call"` // CPU ms per completed call
 	SimCPU     float64 `json:"simulator_cpu_cores"`
+	// MachineBusy is the share of all cores busy (every process) while calls were offered.
+	MachineBusy float64 `json:"machine_busy"`
 }
 
 // EngineResult is part 2 for one store.
@@ -230,6 +232,7 @@ apps:
 func runStep(sim *ariSim, pid, rate int, d time.Duration) EngineStep {
 	cpu0, _ := cpuSeconds(pid)
 	self0, _ := cpuSeconds(os.Getpid())
+	m0 := machineCPU()
 	t0 := time.Now()
 	var (
 		mu            sync.Mutex
@@ -272,15 +275,19 @@ func runStep(sim *ariSim, pid, rate int, d time.Duration) EngineStep {
 		}
 	}
 	tick.Stop()
+	// Cores in use while calls were offered (not over the wait for stragglers).
+	offerWall := time.Since(t0).Seconds()
+	cpuOffer, _ := cpuSeconds(pid)
+	selfOffer, _ := cpuSeconds(os.Getpid())
+	m1 := machineCPU()
 	wg.Wait()
-	wall := time.Since(t0).Seconds()
 	cpu1, _ := cpuSeconds(pid)
-	self1, _ := cpuSeconds(os.Getpid())
 	st := EngineStep{Rate: rate, Seconds: d.Seconds(), Offered: offered, Completed: len(setups),
 		FirstP50: percentile(first, 50), FirstP99: percentile(first, 99),
 		VerbP50: percentile(verb, 50), VerbP99: percentile(verb, 99),
 		SetupP50: percentile(setups, 50), SetupP99: percentile(setups, 99),
-		BridgeCPU: (cpu1 - cpu0) / wall, SimCPU: (self1 - self0) / wall}
+		BridgeCPU: (cpuOffer - cpu0) / offerWall, SimCPU: (selfOffer - self0) / offerWall,
+		MachineBusy: m1.busyOver(m0)}
 	// Completed per second from the first offer to the last hang-up: calls that never end (a
 	// lost event) count against completion, not against the rate of the others.
 	if !last.IsZero() {

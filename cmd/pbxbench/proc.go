@@ -192,3 +192,35 @@ func (r *redisServer) stop() {
 	_ = r.cmd.Process.Kill()
 	_ = r.cmd.Wait()
 }
+
+// cpuTimes is the first line of /proc/stat: the whole machine's CPU time, in ticks.
+type cpuTimes struct{ busy, total float64 }
+
+func machineCPU() cpuTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	l, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(l)
+	var t cpuTimes
+	for i, v := range f[1:] {
+		x, _ := strconv.ParseFloat(v, 64)
+		if i >= 8 { // guest time is already counted in user
+			break
+		}
+		t.total += x
+		if i != 3 && i != 4 { // idle, iowait
+			t.busy += x
+		}
+	}
+	return t
+}
+
+// busyOver is the busy share of all cores between an earlier reading and this one.
+func (t cpuTimes) busyOver(e cpuTimes) float64 {
+	if t.total <= e.total {
+		return 0
+	}
+	return (t.busy - e.busy) / (t.total - e.total)
+}

@@ -217,12 +217,12 @@ func (r *Report) markdown(plots map[string]plotRef) string {
 	}
 	if len(r.Engine) > 0 {
 		w("## 2. The engine alone (ARI simulator, no media)\n\n")
-		w("The real pbxbridge binary against a simulated Asterisk on loopback (REST and websocket events shaped like Asterisk 22's). Each call: StasisStart → Plivo `<DTMF>1</DTMF><Hangup/>` (document fetched from a loopback app) → answer, DTMF, DELETE → StasisEnd, ChannelDestroyed. Open-loop steps of %s each. *First command* is StasisStart → POST answer (includes the document fetch); *verb dispatch* is the DTMF command → the Hangup's DELETE. CPU is pbxbridge's alone; the simulator shares the same cores.\n\n", time.Duration(r.Engine[0].Steps[0].Seconds*float64(time.Second)))
-		w("| store | offered/s | completed | completed/s | first command p50 / p99 ms | verb dispatch p50 / p99 ms | set-up → hang-up p99 ms | pbxbridge cores | CPU ms/call | simulator cores |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		w("The real pbxbridge binary against a simulated Asterisk on loopback (REST and websocket events shaped like Asterisk 22's). Each call: StasisStart → Plivo `<DTMF>1</DTMF><Hangup/>` (document fetched from a loopback app) → answer, DTMF, DELETE → StasisEnd, ChannelDestroyed. Open-loop steps of %s each. *First command* is StasisStart → POST answer (includes the document fetch); *verb dispatch* is the DTMF command → the Hangup's DELETE. *pbxbridge cores* and *simulator cores* are CPU seconds per second while calls were offered; *machine busy* is the share of both cores busy then, every process counted (other helpers' work included).\n\n", time.Duration(r.Engine[0].Steps[0].Seconds*float64(time.Second)))
+		w("| store | offered/s | completed | completed/s | first command p50 / p99 ms | verb dispatch p50 / p99 ms | set-up → hang-up p99 ms | pbxbridge cores | CPU ms/call | simulator cores | machine busy |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, e := range r.Engine {
 			for _, s := range e.Steps {
-				w("| %s | %d | %d/%d | %.0f | %.2f / %.2f | %.2f / %.2f | %.1f | %.2f | %.3f | %.2f |\n", e.Store, s.Rate, s.Completed, s.Offered, s.Achieved,
-					s.FirstP50, s.FirstP99, s.VerbP50, s.VerbP99, s.SetupP99, s.BridgeCPU, s.CPUPerCall, s.SimCPU)
+				w("| %s | %d | %d/%d | %.0f | %.2f / %.2f | %.2f / %.2f | %.1f | %.2f | %.3f | %.2f | %.0f%% |\n", e.Store, s.Rate, s.Completed, s.Offered, s.Achieved,
+					s.FirstP50, s.FirstP99, s.VerbP50, s.VerbP99, s.SetupP99, s.BridgeCPU, s.CPUPerCall, s.SimCPU, 100*s.MachineBusy)
 			}
 		}
 		w("\n| store | sustained set-ups/s | CPU-bound estimate on 2 cores | live calls | live heap per call | RSS per call | ARI bus-full warnings |\n|---|---|---|---|---|---|---|\n")
