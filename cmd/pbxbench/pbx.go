@@ -219,17 +219,21 @@ apps:
 	}
 	defer obs.close()
 
+	// Idle CPU (timers, pbxbridge's health pings), measured once over a quiet 3 s (CPU times
+	// count in 10 ms ticks), is taken off each batch.
+	time.Sleep(time.Second)
+	astIdle, brIdle := idleRate(a.pid, b.pid(), 3*time.Second)
 	var res []Overhead
 	for _, n := range ns {
 		var o Overhead
 		o.N = n
-		o.Dialplan, err = overheadRun(ctx, a, 0, "", "record-baseline", n, dir, nil, nil)
+		o.Dialplan, err = overheadRun(ctx, a, 0, "", "record-baseline", n, dir, nil, nil, astIdle, 0)
 		if err != nil {
 			return res, err
 		}
 		logf("overhead: %d calls, dialplan: %d ok, Asterisk %.1f ms CPU/call, setup p50 %.1f p99 %.1f ms",
 			n, o.Dialplan.OK, o.Dialplan.AsteriskCPU, o.Dialplan.SetupP50, o.Dialplan.SetupP99)
-		o.Bridge, err = overheadRun(ctx, a, b.pid(), b.log, recNumber, n, dir, app, obs)
+		o.Bridge, err = overheadRun(ctx, a, b.pid(), b.log, recNumber, n, dir, app, obs, astIdle, brIdle)
 		if err != nil {
 			return res, err
 		}
@@ -247,7 +251,7 @@ apps:
 // overheadRun places n concurrent calls to service with SIPp (7 s of G.711 speech each;
 // the far end hangs up) and measures CPU of Asterisk (and pbxbridge when bridgePID > 0).
 func overheadRun(ctx context.Context, a *asteriskEnv, bridgePID int, logPath, service string, n int, dir string,
-	app *apptest.App, obs *observer) (OverheadRun, error) {
+	app *apptest.App, obs *observer, astIdle, brIdle float64) (OverheadRun, error) {
 	r := OverheadRun{Mode: "dialplan", Calls: n}
 	if bridgePID > 0 {
 		r.Mode = "pbxbridge"
@@ -268,8 +272,6 @@ func overheadRun(ctx context.Context, a *asteriskEnv, bridgePID int, logPath, se
 	if app != nil {
 		before = len(app.Requests())
 	}
-	// Idle CPU (timers, pbxbridge's health pings) over a quiet second is taken off the batch.
-	astIdle, brIdle := idleRate(a.pid, bridgePID, time.Second)
 	ast0, _ := cpuSeconds(a.pid)
 	var br0 float64
 	if bridgePID > 0 {
