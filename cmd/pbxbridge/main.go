@@ -34,7 +34,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return runServe(args[1:], stdout, stderr)
+		return profiled(stderr, func() int { return runServe(args[1:], stdout, stderr) })
 	case "outbox":
 		return runOutbox(args[1:], stdout, stderr)
 	case "validate":
