@@ -7,11 +7,16 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
 )
 
-// Line charts drawn with image/png alone: axes from zero, five ticks each with numeric labels
-// in a 3×5 pixel font (scaled ×2). Titles, axis names and the legend are in the report's
-// Markdown next to each image; each series' colour is named there.
+// Line charts drawn with image/png and x/image's built-in 7×13 bitmap font: axes from zero,
+// five ticks each with numeric labels, the title (which names both axes) above, and a legend
+// of the series in the top left corner. The report's Markdown repeats the title and legend.
 
 type series struct {
 	Name  string
@@ -30,23 +35,15 @@ var palette = []struct {
 	{"purple", color.RGBA{148, 103, 189, 255}},
 }
 
-// glyphs: 3 columns × 5 rows, row-major bits, most significant bit first.
-var glyphs = map[rune][5]uint8{
-	'0': {7, 5, 5, 5, 7}, '1': {2, 6, 2, 2, 7}, '2': {7, 1, 7, 4, 7}, '3': {7, 1, 7, 1, 7},
-	'4': {5, 5, 7, 1, 1}, '5': {7, 4, 7, 1, 7}, '6': {7, 4, 7, 5, 7}, '7': {7, 1, 1, 1, 1},
-	'8': {7, 5, 7, 5, 7}, '9': {7, 5, 7, 1, 7}, '.': {0, 0, 0, 0, 2}, '-': {0, 0, 7, 0, 0},
-	'k': {4, 5, 6, 5, 5},
-}
-
 const (
 	plotW, plotH = 640, 400
 	marginL      = 70
 	marginB      = 40
-	marginT      = 20
+	marginT      = 36
 	marginR      = 20
 )
 
-func plotLines(path string, ss []series) error {
+func plotLines(path, title string, ss []series) error {
 	img := image.NewRGBA(image.Rect(0, 0, plotW, plotH))
 	for i := range img.Pix {
 		img.Pix[i] = 255
@@ -69,10 +66,11 @@ func plotLines(path string, ss []series) error {
 		line(img, gx, y0, gx, marginT, grey)
 		line(img, x0, gy, x0+pw, gy, grey)
 		xl := label(xmax * float64(i) / 5)
-		text(img, gx-len(xl)*4+1, y0+8, xl, black)
+		text(img, gx-len(xl)*7/2, y0+18, xl, black)
 		yl := label(ymax * float64(i) / 5)
-		text(img, x0-8-len(yl)*8, gy-5, yl, black)
+		text(img, x0-8-len(yl)*7, gy+4, yl, black)
 	}
+	text(img, 8, 20, title, black)
 	line(img, x0, y0, x0+pw, y0, black)
 	line(img, x0, y0, x0, marginT, black)
 	for _, s := range ss {
@@ -88,6 +86,15 @@ func plotLines(path string, ss []series) error {
 				thick(img, px(q[0]), py(q[1]), cx, cy, s.Color)
 			}
 		}
+	}
+	for i, s := range ss { // the legend, over the grid in the top left corner
+		y := marginT + 8 + i*16
+		for dx := 0; dx < 18; dx++ {
+			for dy := -1; dy <= 1; dy++ {
+				img.SetRGBA(x0+10+dx, y+dy, s.Color)
+			}
+		}
+		text(img, x0+34, y+4, s.Name, black)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -124,22 +131,15 @@ func label(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
+// ascii spells the few non-ASCII characters of the titles with the font's own (it has no
+// others).
+var ascii = strings.NewReplacer("→", "->", "µ", "u", "×", "x", "–", "-")
+
+// text draws s with its baseline at y.
 func text(img *image.RGBA, x, y int, s string, c color.RGBA) {
-	for _, r := range s {
-		g := glyphs[r]
-		for row := 0; row < 5; row++ {
-			for col := 0; col < 3; col++ {
-				if g[row]&(4>>col) != 0 {
-					for sx := 0; sx < 2; sx++ {
-						for sy := 0; sy < 2; sy++ {
-							img.SetRGBA(x+col*2+sx, y+row*2+sy, c)
-						}
-					}
-				}
-			}
-		}
-		x += 8
-	}
+	s = ascii.Replace(s)
+	d := font.Drawer{Dst: img, Src: image.NewUniform(c), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
+	d.DrawString(s)
 }
 
 func line(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA) {

@@ -16,7 +16,7 @@ func TestPlotLines(t *testing.T) {
 		{Name: "flat", Color: palette[1].C, Pts: [][2]float64{{10, 0}, {50, 0}, {100, 0}}},
 		{Name: "one", Color: palette[2].C, Pts: [][2]float64{{5, 7}}},
 	}
-	if err := plotLines(path, ss); err != nil {
+	if err := plotLines(path, "test plot", ss); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)

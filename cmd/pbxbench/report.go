@@ -104,7 +104,7 @@ func (r *Report) plots(dir string) (map[string]plotRef, error) {
 		if len(ss) == 0 {
 			return nil
 		}
-		if err := plotLines(filepath.Join(dir, file), ss); err != nil {
+		if err := plotLines(filepath.Join(dir, file), title, ss); err != nil {
 			return err
 		}
 		out[key] = plotRef{file, title + " (" + legend(ss) + ")"}
