@@ -213,6 +213,8 @@ func (e *Engine) runJob(ctx context.Context, j Job) error {
 	switch j.Kind {
 	case JobTranscription:
 		return e.runTranscription(ctx, j)
+	case JobUpload:
+		return e.runUpload(ctx, j)
 	}
 	return fmt.Errorf("unknown job kind %q (written by a newer pbxbridge?)", j.Kind)
 }

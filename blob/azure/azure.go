@@ -45,7 +45,8 @@ type Config struct {
 
 // Store is one container. It is safe for concurrent use.
 type Store struct {
-	c *container.Client
+	base string // the container's URL without any SAS, for URL
+	c    *container.Client
 }
 
 // New checks cfg and returns its Store. It sends nothing: a bad credential shows on first use.
@@ -97,7 +98,9 @@ func New(cfg Config) (*Store, error) {
 			return nil, errors.New("azure: client: bad SAS URL")
 		}
 	}
-	return &Store{c: c}, nil
+	base := *u
+	base.RawQuery = ""
+	return &Store{base: base.String(), c: c}, nil
 }
 
 // Put stores data under key as a block blob: UploadStream sends one Put Blob, or Put Block
@@ -218,3 +221,6 @@ func (s *Store) fail(ctx context.Context, op, key string, err error) error {
 	}
 	return blob.NewRemoteError("azure", op, key, 0, blob.TransportCode(err))
 }
+
+// URL is where the object at key is, without the SAS token the Store may use.
+func (s *Store) URL(key string) string { return s.base + "/" + key }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -54,6 +55,7 @@ type Config struct {
 
 // Store is one bucket. It is safe for concurrent use; Close releases it.
 type Store struct {
+	base    string // the URL of the bucket, for URL
 	bucket  string
 	timeout time.Duration
 	c       *storage.Client
@@ -111,7 +113,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Minute
 	}
-	return &Store{bucket: cfg.Bucket, timeout: cfg.Timeout, c: c}, nil
+	bucketURL := "https://storage.googleapis.com/" + cfg.Bucket
+	if cfg.Endpoint != "" {
+		bucketURL = strings.TrimSuffix(strings.TrimSuffix(cfg.Endpoint, "/"), "/storage/v1") + "/" + cfg.Bucket
+	}
+	return &Store{base: bucketURL, bucket: cfg.Bucket, timeout: cfg.Timeout, c: c}, nil
 }
 
 // Close releases the client.
@@ -250,3 +256,6 @@ func (r *readErr) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// URL is where the object at key is (GCS's XML API address).
+func (s *Store) URL(key string) string { return s.base + "/" + key }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -43,6 +44,7 @@ type Config struct {
 // Store is one bucket. It is safe for concurrent use.
 type Store struct {
 	bucket string
+	base   string // the URL of the bucket, for URL
 	c      *s3.Client
 }
 
@@ -77,7 +79,11 @@ func New(cfg Config) (*Store, error) {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
 		opts.UsePathStyle = true
 	}
-	return &Store{bucket: cfg.Bucket, c: s3.New(opts)}, nil
+	base := "https://" + cfg.Bucket + ".s3." + cfg.Region + ".amazonaws.com"
+	if cfg.Endpoint != "" {
+		base = strings.TrimSuffix(cfg.Endpoint, "/") + "/" + cfg.Bucket
+	}
+	return &Store{bucket: cfg.Bucket, base: base, c: s3.New(opts)}, nil
 }
 
 // Put stores data under key. PutObject needs the length and, over plain HTTP, a seekable body
@@ -205,3 +211,7 @@ func (s *Store) fail(ctx context.Context, op, key string, err error) error {
 	}
 	return blob.NewRemoteError("s3", op, key, status, code)
 }
+
+// URL is where the object at key is, virtual-hosted style on AWS, path style on an endpoint.
+// Reading it needs the bucket owner's credentials unless the bucket is public.
+func (s *Store) URL(key string) string { return s.base + "/" + key }
