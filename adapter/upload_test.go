@@ -278,3 +278,66 @@ func TestExternalStoresNameTheAttribute(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadPerAttributeSet: each way the attributes can name a store and its credentials
+// uploads the file, and none of the secrets shows in the logs, the callbacks or the store.
+func TestUploadPerAttributeSet(t *testing.T) {
+	be := s3mem.New()
+	if err := be.CreateBucket("recs"); err != nil {
+		t.Fatal(err)
+	}
+	s3srv := httptest.NewServer(blobtest.S3Auth(gofakes3.New(be).Server(), "AKIAUPLOADTEST", s3Secret, "us-east-1"))
+	t.Cleanup(s3srv.Close)
+	g := blobtest.StartGCS(t, "recs")
+	sas := "sv=2021-08-06&ss=b&srt=o&sp=rw&se=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + "&sig=U0FTLXNpZ25hdHVyZQ"
+	az, err := blobtest.NewAzure("acct", azKey, sas, "recs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	azsrv := httptest.NewServer(az)
+	t.Cleanup(azsrv.Close)
+	cfg := "external_storage: {s3_endpoint: \"" + s3srv.URL + "\", gcs_endpoint: \"" + g.Endpoint + "\", gcs_token_url: \"" +
+		g.TokenURL + "\", azure_endpoint: \"" + azsrv.URL + "/acct\"}\n"
+	for _, tc := range []struct {
+		name, attrs string
+		secrets     []string
+		stored      func(key string) bool
+	}{
+		{"aws keys", `awsAccessKey="AKIAUPLOADTEST" awsSecretKey="` + s3Secret + `" awsBucketName="recs"`, []string{s3Secret},
+			func(k string) bool { _, err := be.HeadObject("recs", k); return err == nil }},
+		{"gcp access token", `gcpAccessToken="` + blobtest.GCSAccessToken + `" gcpBucketName="recs" gcpProject="p"`, []string{blobtest.GCSAccessToken},
+			func(k string) bool { _, err := g.Server.GetObject("recs", k); return err == nil }},
+		{"gcp refresh token", `gcpClientId="` + blobtest.GCSClientID + `" gcpClientSecret="` + blobtest.GCSClientSecret + `" gcpRefreshToken="` +
+			blobtest.GCSRefreshToken + `" gcpBucketName="recs" gcpProject="p"`, []string{blobtest.GCSClientSecret, blobtest.GCSRefreshToken},
+			func(k string) bool { _, err := g.Server.GetObject("recs", k); return err == nil }},
+		{"azure account key", `azureAccountName="acct" azureContainerName="recs" azureAccountKey="` + azKey + `"`, []string{azKey},
+			func(k string) bool { _, _, ok := az.Object("recs", k); return ok }},
+		{"azure sas token", `azureAccountName="acct" azureContainerName="recs" azureSasToken="` + strings.ReplaceAll(sas, "&", "&amp;") + `"`, []string{"U0FTLXNpZ25hdHVyZQ"},
+			func(k string) bool { _, _, ok := az.Object("recs", k); return ok }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuf
+			dir := t.TempDir()
+			r := uploadRig(t, dir, cfg, &logs)
+			app, _ := r.cfg.App("cx")
+			rec := record(t, translate.FlexML, tc.attrs+` callbackUrl="/cb" recordingStatusCallback="/st"`)
+			sid := strings.ReplaceAll(tc.name, " ", "-")
+			f := r.stored(sid, time.Second)
+			f.Name, f.MIMEType = sid+".wav", "audio/wav"
+			r.eng.FileStoredForTest(context.Background(), app, "c0ffee", cxCall, rec, cxRecording(sid, time.Second), f)
+			r.run()
+			if !tc.stored(f.Name) {
+				t.Fatalf("%s: the object is not in the store", f.Name)
+			}
+			es := r.drain()
+			if got := strings.Join(kinds(es), ","); got != "callback,status" {
+				t.Fatalf("callbacks %s, want callback,status", got)
+			}
+			for _, e := range es {
+				noSecrets(t, e.Kind+" callback", string(e.Body)+e.URL+string(e.Auth), tc.secrets...)
+			}
+			noSecrets(t, "the logs", logs.String(), tc.secrets...)
+			noSecrets(t, "the store", storeFiles(t, dir), tc.secrets...)
+		})
+	}
+}
