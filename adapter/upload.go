@@ -220,17 +220,23 @@ func (e *Engine) runUpload(ctx context.Context, j Job) error {
 	if !final {
 		wait := e.uploadBackoff(max(j.Attempts, 1))
 		log.Warn("external storage upload failed; retrying", "err", err, "in", wait)
-		if e.Jobs != nil {
-			if xerr := e.Jobs.ExtendJob(context.WithoutCancel(ctx), j.ID, e.owner, e.Now().Add(wait)); xerr != nil {
-				log.Warn("holding the upload job for its backoff", "err", xerr)
-			}
-		}
-		return fmt.Errorf("%w: %w", errUploadRetry, err)
+		return retryAfter{at: e.Now().Add(wait), err: fmt.Errorf("%w: %w", errUploadRetry, err)}
 	}
 	log.Error("external storage upload failed for good; the recording stays in its local container", "err", err, "attempts", j.Attempts)
 	rp := translate.RecordingParams{Status: translate.StatusFailed}
 	return e.uploadCallbacks(ctx, j, uj, nil, uj.StatusFailed, rp)
 }
+
+// retryAfter is a job's failed attempt that must not run again before at: the worker holds
+// the job's lease until then, so that no instance, this one after a restart included, claims
+// it sooner.
+type retryAfter struct {
+	at  time.Time
+	err error
+}
+
+func (r retryAfter) Error() string { return r.err.Error() }
+func (r retryAfter) Unwrap() error { return r.err }
 
 // permanentError is a failure no retry can mend (the job's credentials or local copy).
 type permanentError struct{ error }

@@ -341,3 +341,26 @@ func TestUploadPerAttributeSet(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadBacksOff: after a failed attempt the job is not claimed again before its backoff
+// has passed, by this engine or another (a restart).
+func TestUploadBacksOff(t *testing.T) {
+	_, faults, endpoint := azureFake(t)
+	var logs syncBuf
+	dir := t.TempDir()
+	r := uploadRig(t, dir, "external_storage: {azure_endpoint: \""+endpoint+"\", backoff: 3s, max_backoff: 3s, attempts: 5}\n", &logs)
+	app, _ := r.cfg.App("cx")
+	rec := record(t, translate.FlexML, `azureAccountName="acct" azureContainerName="recs" azureAccountKey="`+azKey+`" recordingStatusCallback="/st"`)
+	f := r.stored("rec-4", time.Second)
+	f.Name = "rec-4.wav"
+	faults.FailNext(3, http.StatusInternalServerError) // one attempt: the SDK's three tries
+	r.eng.FileStoredForTest(context.Background(), app, "c0ffee", cxCall, rec, cxRecording("rec-4", time.Second), f)
+	failed := time.Now()
+	r.run()
+	if waited := time.Since(failed); waited < 3*time.Second {
+		t.Fatalf("the upload finished %v after a failed attempt; the backoff is 3s", waited)
+	}
+	if n := faults.Requests(); n != 4 {
+		t.Errorf("%d requests, want 3 failed tries and 1 upload", n)
+	}
+}
