@@ -146,53 +146,7 @@ func TestUploadSurvivesKill(t *testing.T) {
 	app.Status("/rs", http.StatusOK)
 	app.Status("/status", http.StatusOK)
 
-	httpPort, err := apptest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eslPort, err := apptest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eslAddr := fmt.Sprintf("127.0.0.1:%d", eslPort)
-	dataDir := filepath.Join(dir, "data")
-	in := &instance{config: filepath.Join(dir, "pbxbridge.yaml"), log: filepath.Join(dir, "pbxbridge.log")}
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-data_dir: %s
-log_level: debug
-freeswitch:
-  - name: fs1
-    listen: %s
-    inbound: %s
-    password: ClueCon
-    record_dir: %s
-    command_timeout: 2s
-    connect_timeout: 2s
-containers:
-  - sid: default
-apps:
-  - name: vm
-    dialect: flexml
-    url: %s/doc
-    status_url: %s/status
-    numbers: [%s]
-transcription: {lease: 3s, poll: 100ms}
-external_storage: {s3_endpoint: "%s", backoff: 200ms, max_backoff: 1s}
-`, httpPort, dataDir, eslAddr, inbound, recordDir, app.URL, app.URL, number, s3srv.URL)
-	if err := os.WriteFile(in.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(in.log)
-			t.Logf("pbxbridge log:\n%s", apptest.Tail(string(b), 150))
-		}
-	}()
-	in.start(t)
-	waitFor(t, 20*time.Second, "pbxbridge listening", func() bool {
-		b, _ := os.ReadFile(in.log)
-		return strings.Contains(string(b), "listening for outbound sockets")
-	})
+	in, eslAddr, dataDir := startBridge(t, dir, recordDir, inbound, app.URL, s3srv.URL)
 
 	ch := dial(t, sim, eslAddr, eslsim.Script{From: "15550100001", To: number,
 		Audio: append(eslsim.Tone(time.Second, 3000), eslsim.Silence(30*time.Second)...),
@@ -261,6 +215,61 @@ external_storage: {s3_endpoint: "%s", backoff: 200ms, max_backoff: 1s}
 	})
 }
 
+// startBridge writes the configuration and starts pbxbridge; it returns the instance, its
+// event-socket address and its data directory.
+func startBridge(t *testing.T, dir, recordDir, inbound, appURL, s3URL string) (*instance, string, string) {
+	t.Helper()
+	httpPort, err := apptest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eslPort, err := apptest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eslAddr := fmt.Sprintf("127.0.0.1:%d", eslPort)
+	dataDir := filepath.Join(dir, "data")
+	in := &instance{config: filepath.Join(dir, "pbxbridge.yaml"), log: filepath.Join(dir, "pbxbridge.log")}
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
+data_dir: %s
+log_level: debug
+freeswitch:
+  - name: fs1
+    listen: %s
+    inbound: %s
+    password: ClueCon
+    record_dir: %s
+    command_timeout: 2s
+    connect_timeout: 2s
+containers:
+  - sid: default
+apps:
+  - name: vm
+    dialect: flexml
+    url: %s/doc
+    status_url: %s/status
+    numbers: [%s]
+transcription: {lease: 3s, poll: 100ms}
+external_storage: {s3_endpoint: "%s", backoff: 200ms, max_backoff: 1s}
+`, httpPort, dataDir, eslAddr, inbound, recordDir, appURL, appURL, number, s3URL)
+	if err := os.WriteFile(in.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(in.log)
+			t.Logf("pbxbridge log:\n%s", apptest.Tail(string(b), 150))
+		}
+	})
+	in.start(t)
+	waitFor(t, 20*time.Second, "pbxbridge listening", func() bool {
+		b, _ := os.ReadFile(in.log)
+		return strings.Contains(string(b), "listening for outbound sockets")
+	})
+
+	return in, eslAddr, dataDir
+}
+
 func dial(t *testing.T, sim *eslsim.Sim, addr string, sc eslsim.Script) *eslsim.Channel {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -284,5 +293,94 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 			t.Fatalf("waiting for %s: not within %v", what, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestInvalidAttributes: attributes of two providers, or a provider's required one missing,
+// fail the recording before anything is captured: errorAction runs with RecordingStatus
+// failed, the status callback says failed, nothing is uploaded, and the log names the
+// attributes.
+func TestInvalidAttributes(t *testing.T) {
+	dir := t.TempDir()
+	recordDir := filepath.Join(dir, "recordings")
+	if err := os.MkdirAll(recordDir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	be := s3mem.New()
+	if err := be.CreateBucket("recs"); err != nil {
+		t.Fatal(err)
+	}
+	s3srv := httptest.NewServer(blobtest.S3Auth(gofakes3.New(be).Server(), accessKey, secretKey, "us-east-1"))
+	t.Cleanup(s3srv.Close)
+	sim := eslsim.New(eslsim.Options{})
+	t.Cleanup(sim.Close)
+	inbound, err := sim.ListenInbound("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := apptest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	cases := map[string]struct{ attrs, names string }{
+		"/two":     {`awsAccessKey="` + accessKey + `" awsSecretKey="` + secretKey + `" awsBucketName="recs" azureAccountName="a" azureContainerName="c" azureSasToken="sig=x"`, "use exactly one"},
+		"/missing": {`awsAccessKey="` + accessKey + `" awsSecretKey="` + secretKey + `"`, "missing awsBucketName"},
+	}
+	for path := range cases {
+		app.Document(path+"-error", `<Response><Hangup/></Response>`)
+		app.Status(path+"-rs", http.StatusOK)
+	}
+	app.Status("/status", http.StatusOK)
+	// The configured application fetches /doc: route it to each case in turn.
+	var mu sync.Mutex
+	current := ""
+	app.Handle("/doc", func(r apptest.Request) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for path, tc := range cases {
+			if path == current {
+				return http.StatusOK, `<Response><Record ` + tc.attrs + ` errorAction="` + app.URL + path + `-error" recordingStatusCallback="` + app.URL + path + `-rs"` +
+					` finishOnKey="#" maxLength="60" timeout="30"/><Hangup/></Response>`
+			}
+		}
+		return http.StatusNotFound, ""
+	})
+	in, eslAddr, _ := startBridge(t, dir, recordDir, inbound, app.URL, s3srv.URL)
+	for path, tc := range cases {
+		mu.Lock()
+		current = path
+		mu.Unlock()
+		ch := dial(t, sim, eslAddr, eslsim.Script{From: "15550100001", To: number, Audio: eslsim.Tone(5*time.Second, 3000)})
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		er, err := app.WaitPath(ctx, path+"-error")
+		if err != nil {
+			cancel()
+			t.Fatalf("%s: errorAction: %v", path, err)
+		}
+		rs, err := app.WaitPath(ctx, path+"-rs")
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: status callback: %v", path, err)
+		}
+		if er.Get("RecordingStatus") != "failed" || rs.Get("RecordingStatus") != "failed" {
+			t.Errorf("%s: errorAction RecordingStatus %q, status callback %q; want failed", path, er.Get("RecordingStatus"), rs.Get("RecordingStatus"))
+		}
+		select {
+		case <-ch.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: the call did not end", path)
+		}
+		waitFor(t, 10*time.Second, "the log naming "+tc.names, func() bool {
+			b, _ := os.ReadFile(in.log)
+			return strings.Contains(string(b), tc.names)
+		})
+	}
+	if objs, err := be.ListBucket("recs", nil, gofakes3.ListBucketPage{}); err != nil || len(objs.Contents) != 0 {
+		t.Errorf("objects uploaded for invalid Records: %v %v", objs, err)
+	}
+	logs, _ := os.ReadFile(in.log)
+	if strings.Contains(string(logs), secretKey) {
+		t.Error("the log holds the secret key")
 	}
 }
