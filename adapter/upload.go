@@ -96,8 +96,12 @@ type uploadJob struct {
 	// Credentials is the JSON of sealedCredentials, sealed (Deps.Seal).
 	Credentials []byte `json:"credentials"`
 	BlobKey     string `json:"blob_key"`
-	ObjectKey   string `json:"object_key"`
-	MIMEType    string `json:"mime_type"`
+	FileSID     string `json:"file_sid"`
+	// DropLocal: once the upload is confirmed, the local copy and its File are removed. Not
+	// when a transcription job reads the local copy too.
+	DropLocal bool   `json:"drop_local,omitempty"`
+	ObjectKey string `json:"object_key"`
+	MIMEType  string `json:"mime_type"`
 	// FileCallback and Status are callbackUrl and the status callback, held back until the
 	// upload is confirmed; StatusFailed is the status callback for a final failure. Outbox
 	// entries without their parameters; Auth is already sealed.
@@ -156,7 +160,8 @@ func (s *session) upload(ctx context.Context, r *translate.Record, st stored, ho
 	uj := uploadJob{
 		App: s.app.Name, Dialect: s.app.Dialect, Call: s.paramsFor(r), Recording: st.params,
 		Kind: r.Storage.Kind, Credentials: s.e.Seal(plain),
-		BlobKey: st.file.BlobKey, ObjectKey: objectKey(st.file), MIMEType: st.file.MIMEType,
+		BlobKey: st.file.BlobKey, FileSID: st.file.SID, DropLocal: holdCallbacks,
+		ObjectKey: objectKey(st.file), MIMEType: st.file.MIMEType,
 	}
 	clear(plain)
 	if holdCallbacks {
@@ -207,10 +212,25 @@ func (e *Engine) runUpload(ctx context.Context, j Job) error {
 		return nil
 	}
 	log := e.Log.With("call_id", j.CallID, "job", j.ID, "app", uj.App, "recording", uj.Recording.ID, "store", string(uj.Kind), "attempt", j.Attempts)
+	if uj.DropLocal {
+		// The File goes only after the upload is confirmed and its callbacks queued: an
+		// earlier attempt got that far and then stopped before the job was removed.
+		if _, err := e.Store.GetFile(ctx, uj.FileSID); errors.Is(err, ErrNotFound) {
+			log.Info("upload already confirmed by an earlier attempt")
+			e.dropLocal(ctx, log, uj)
+			return nil
+		}
+	}
 	err := e.tryUpload(ctx, uj)
 	if err == nil {
 		log.Info("recording uploaded to external storage", "object", uj.ObjectKey)
-		return e.uploadCallbacks(ctx, j, uj, uj.FileCallback, uj.Status, uj.Recording)
+		if err := e.uploadCallbacks(ctx, j, uj, uj.FileCallback, uj.Status, uj.Recording); err != nil {
+			return err
+		}
+		if uj.DropLocal {
+			e.dropLocal(ctx, log, uj)
+		}
+		return nil
 	}
 	if c := context.Cause(ctx); c != nil {
 		return c // shutdown or lost lease: run again
@@ -225,6 +245,20 @@ func (e *Engine) runUpload(ctx context.Context, j Job) error {
 	log.Error("external storage upload failed for good; the recording stays in its local container", "err", err, "attempts", j.Attempts)
 	rp := translate.RecordingParams{Status: translate.StatusFailed}
 	return e.uploadCallbacks(ctx, j, uj, nil, uj.StatusFailed, rp)
+}
+
+// dropLocal removes the local copy of an uploaded recording: its File first (which tells a
+// rerun of the job that the upload was confirmed), then its bytes. Best effort: a leftover
+// costs space, not correctness.
+func (e *Engine) dropLocal(ctx context.Context, log interface{ Warn(string, ...any) }, uj uploadJob) {
+	ctx = context.WithoutCancel(ctx)
+	if err := e.Store.DeleteFile(ctx, uj.FileSID); err != nil && !errors.Is(err, ErrNotFound) {
+		log.Warn("removing the uploaded recording's local file", "err", err)
+		return
+	}
+	if err := e.Blob.Delete(ctx, uj.BlobKey); err != nil && !errors.Is(err, ErrNotFound) {
+		log.Warn("removing the uploaded recording's local copy", "err", err)
+	}
 }
 
 // retryAfter is a job's failed attempt that must not run again before at: the worker holds

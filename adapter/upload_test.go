@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -155,8 +156,8 @@ func TestUploadAzureSurvivesRestart(t *testing.T) {
 	r := uploadRig(t, dir, cfg, &logs)
 	app, _ := r.cfg.App("cx")
 	rec := record(t, translate.FlexML, `azureAccountName="acct" azureContainerName="recs" azureAccountKey="`+azKey+`" callbackUrl="/cb" recordingStatusCallback="/st"`)
-	f := r.stored("rec-1", time.Second)
-	f.Name, f.MIMEType = "rec-1.wav", "audio/wav"
+	f := storedFile(t, r, "rec-1")
+	local := blobtest.MustGet(t, r.bl, f.BlobKey, 0, -1)
 	rp := cxRecording("rec-1", time.Second)
 	rp.URL = endpoint + "/recs/rec-1.wav"
 
@@ -181,7 +182,7 @@ func TestUploadAzureSurvivesRestart(t *testing.T) {
 	if !ok {
 		t.Fatal("the object never arrived")
 	}
-	local := blobtest.MustGet(t, r.bl, f.BlobKey, 0, -1)
+	localGone(t, r, f)
 	if string(data) != local || ct != "audio/wav" {
 		t.Fatalf("object: %d bytes %q, want the %d local bytes as audio/wav", len(data), ct, len(local))
 	}
@@ -208,8 +209,7 @@ func TestUploadFinalFailure(t *testing.T) {
 	r := uploadRig(t, t.TempDir(), "external_storage: {azure_endpoint: \""+endpoint+"\", backoff: 10ms, max_backoff: 20ms, attempts: 3}\n", &logs)
 	app, _ := r.cfg.App("cx")
 	rec := record(t, translate.FlexML, `azureAccountName="acct" azureContainerName="recs" azureAccountKey="`+azKey+`" callbackUrl="/cb" recordingStatusCallback="/st"`)
-	f := r.stored("rec-2", time.Second)
-	f.Name = "rec-2.wav"
+	f := storedFile(t, r, "rec-2")
 	faults.FailNext(1_000_000, http.StatusServiceUnavailable)
 	r.eng.FileStoredForTest(context.Background(), app, "c0ffee", cxCall, rec, cxRecording("rec-2", time.Second), f)
 	r.run()
@@ -238,14 +238,14 @@ func TestUploadS3(t *testing.T) {
 	r := uploadRig(t, t.TempDir(), "external_storage: {s3_endpoint: \""+srv.URL+"\"}\n", &logs)
 	app, _ := r.cfg.App("cx")
 	rec := record(t, translate.FlexML, `awsAccessKey="AKIAUPLOADTEST" awsSecretKey="`+s3Secret+`" awsBucketName="recs" recordingStatusCallback="/st"`)
-	f := r.stored("rec-3", time.Second)
-	f.Name, f.MIMEType = "rec-3.wav", "audio/wav"
+	f := storedFile(t, r, "rec-3")
 	r.eng.FileStoredForTest(context.Background(), app, "c0ffee", cxCall, rec, cxRecording("rec-3", time.Second), f)
 	r.run()
 	obj, err := be.HeadObject("recs", "rec-3.wav")
 	if err != nil || obj.Size != f.Bytes {
 		t.Fatalf("object: %+v, %v", obj, err)
 	}
+	localGone(t, r, f)
 	es := r.drain()
 	if got := strings.Join(kinds(es), ","); got != "status" {
 		t.Fatalf("callbacks %s, want status", got)
@@ -322,13 +322,13 @@ func TestUploadPerAttributeSet(t *testing.T) {
 			app, _ := r.cfg.App("cx")
 			rec := record(t, translate.FlexML, tc.attrs+` callbackUrl="/cb" recordingStatusCallback="/st"`)
 			sid := strings.ReplaceAll(tc.name, " ", "-")
-			f := r.stored(sid, time.Second)
-			f.Name, f.MIMEType = sid+".wav", "audio/wav"
+			f := storedFile(t, r, sid)
 			r.eng.FileStoredForTest(context.Background(), app, "c0ffee", cxCall, rec, cxRecording(sid, time.Second), f)
 			r.run()
 			if !tc.stored(f.Name) {
 				t.Fatalf("%s: the object is not in the store", f.Name)
 			}
+			localGone(t, r, f)
 			es := r.drain()
 			if got := strings.Join(kinds(es), ","); got != "callback,status" {
 				t.Fatalf("callbacks %s, want callback,status", got)
@@ -351,8 +351,7 @@ func TestUploadBacksOff(t *testing.T) {
 	r := uploadRig(t, dir, "external_storage: {azure_endpoint: \""+endpoint+"\", backoff: 3s, max_backoff: 3s, attempts: 5}\n", &logs)
 	app, _ := r.cfg.App("cx")
 	rec := record(t, translate.FlexML, `azureAccountName="acct" azureContainerName="recs" azureAccountKey="`+azKey+`" recordingStatusCallback="/st"`)
-	f := r.stored("rec-4", time.Second)
-	f.Name = "rec-4.wav"
+	f := storedFile(t, r, "rec-4")
 	faults.FailNext(3, http.StatusInternalServerError) // one attempt: the SDK's three tries
 	r.eng.FileStoredForTest(context.Background(), app, "c0ffee", cxCall, rec, cxRecording("rec-4", time.Second), f)
 	failed := time.Now()
@@ -362,5 +361,28 @@ func TestUploadBacksOff(t *testing.T) {
 	}
 	if n := faults.Requests(); n != 4 {
 		t.Errorf("%d requests, want 3 failed tries and 1 upload", n)
+	}
+}
+
+// storedFile writes a one-second recording and its File, as a Record stores it before the
+// upload.
+func storedFile(t *testing.T, r *rig, sid string) adapter.File {
+	t.Helper()
+	f := r.stored(sid, time.Second)
+	f.Name, f.MIMEType, f.Created = sid+".wav", "audio/wav", time.Now()
+	if err := r.st.CreateFile(context.Background(), f, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// localGone fails unless the uploaded recording's local copy and File are gone.
+func localGone(t *testing.T, r *rig, f adapter.File) {
+	t.Helper()
+	if _, err := r.st.GetFile(context.Background(), f.SID); !errors.Is(err, adapter.ErrNotFound) {
+		t.Errorf("the File of an uploaded recording stays: %v", err)
+	}
+	if _, err := r.bl.Size(context.Background(), f.BlobKey); !errors.Is(err, adapter.ErrNotFound) {
+		t.Errorf("the local copy of an uploaded recording stays: %v", err)
 	}
 }

@@ -194,6 +194,12 @@ func TestUploadSurvivesKill(t *testing.T) {
 		t.Errorf("status callback RecordingUrl %q, want %q", rs.Get("RecordingUrl"), url)
 	}
 
+	// The local copy goes once the upload is confirmed.
+	waitFor(t, 10*time.Second, "the local copy removed", func() bool {
+		ents, _ := os.ReadDir(filepath.Join(dataDir, "containers", "default"))
+		return len(ents) == 0
+	})
+
 	// The secret key is nowhere: logs, callbacks (and the documents' fetch params), store.
 	in.kill(t)
 	logs, _ := os.ReadFile(in.log)
