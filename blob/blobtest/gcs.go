@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -25,6 +26,7 @@ type GCS struct {
 	Faults   *Faults
 	Endpoint string // JSON API base, for gcs.Config.Endpoint
 	TokenURL string
+	Refresh  *atomic.Int32 // token endpoint requests
 }
 
 // StartGCS starts the emulator with the given empty buckets; the test's cleanup stops it.
@@ -50,7 +52,9 @@ func StartGCS(t testing.TB, buckets ...string) *GCS {
 	}))
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
+	var refresh atomic.Int32
 	tok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refresh.Add(1)
 		_ = r.ParseForm()
 		w.Header().Set("Content-Type", "application/json")
 		if r.Form.Get("grant_type") != "refresh_token" || r.Form.Get("client_id") != GCSClientID ||
@@ -62,5 +66,5 @@ func StartGCS(t testing.TB, buckets ...string) *GCS {
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": GCSAccessToken, "token_type": "Bearer", "expires_in": 3600})
 	}))
 	t.Cleanup(tok.Close)
-	return &GCS{Server: fs, Faults: f, Endpoint: srv.URL + "/storage/v1/", TokenURL: tok.URL}
+	return &GCS{Server: fs, Faults: f, Endpoint: srv.URL + "/storage/v1/", TokenURL: tok.URL, Refresh: &refresh}
 }
