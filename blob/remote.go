@@ -96,6 +96,26 @@ func TransportCode(err error) string {
 	return s
 }
 
+// ResolveRange prepares a remote Get of [offset, offset+length) with Dir's rules. Remote
+// stores answer 416 for a range that starts at the end, which Dir allows (an empty read), and
+// cannot express an empty range: those cases, and a negative offset, need the size, which
+// stat gives. It returns the length to ask for (< 0: to the end), or empty when the answer is
+// an empty reader without asking. Errors wrap ErrInvalidRange, or are stat's.
+func ResolveRange(stat func() (Info, error), offset, length int64) (n int64, empty bool, err error) {
+	if offset == 0 && length != 0 {
+		return length, false, nil
+	}
+	info, err := stat()
+	if err != nil {
+		return 0, false, err
+	}
+	n, err = CheckRange(info.Size, offset, length)
+	if err != nil {
+		return 0, false, err
+	}
+	return n, n == 0, nil
+}
+
 // EmptyReader is what a Get returns for an empty range of an existing object.
 func EmptyReader() io.ReadCloser { return io.NopCloser(strings.NewReader("")) }
 

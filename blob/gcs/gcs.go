@@ -162,20 +162,15 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 	if err := blob.CheckKey(key); err != nil {
 		return nil, fmt.Errorf("blob: gcs get: %w", err)
 	}
-	// GCS refuses a range that starts at the end, which Dir allows (an empty read).
-	if offset < 0 || length == 0 || offset > 0 {
-		info, err := s.Stat(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		n, err := blob.CheckRange(info.Size, offset, length)
-		if err != nil {
+	length, empty, err := blob.ResolveRange(func() (blob.Info, error) { return s.Stat(ctx, key) }, offset, length)
+	if err != nil {
+		if errors.Is(err, blob.ErrInvalidRange) {
 			return nil, fmt.Errorf("blob: gcs get %s: %w", key, err)
 		}
-		if n == 0 {
-			return blob.EmptyReader(), nil
-		}
-		length = n
+		return nil, err
+	}
+	if empty {
+		return blob.EmptyReader(), nil
 	}
 	if length < 0 {
 		length = -1
