@@ -386,3 +386,27 @@ func localGone(t *testing.T, r *rig, f adapter.File) {
 		t.Errorf("the local copy of an uploaded recording stays: %v", err)
 	}
 }
+
+// TestUploadWithTranscription: with transcription on, callbackUrl waits for the transcript
+// (not for the upload), the status callback goes at once, and the upload keeps the local
+// copy, which the transcription reads.
+func TestUploadWithTranscription(t *testing.T) {
+	az, _, endpoint := azureFake(t)
+	var logs syncBuf
+	r := uploadRig(t, t.TempDir(), "external_storage: {azure_endpoint: \""+endpoint+"\"}\n", &logs)
+	app, _ := r.cfg.App("cx")
+	rec := record(t, translate.FlexML, `azureAccountName="acct" azureContainerName="recs" azureAccountKey="`+azKey+`" transcribe="true" callbackUrl="/cb" recordingStatusCallback="/st"`)
+	f := storedFile(t, r, "rec-5")
+	r.eng.FileStoredForTest(context.Background(), app, "c0ffee", cxCall, rec, cxRecording("rec-5", time.Second), f)
+	r.run()
+	if _, _, ok := az.Object("recs", "rec-5.wav"); !ok {
+		t.Fatal("the object never arrived")
+	}
+	if _, err := r.bl.Size(context.Background(), f.BlobKey); err != nil {
+		t.Fatalf("the local copy is gone though a transcription reads it: %v", err)
+	}
+	if got := strings.Join(kinds(r.drain()), ","); got != "status,callback" {
+		t.Fatalf("callbacks %s, want status then the transcript's callback", got)
+	}
+	noSecrets(t, "the logs", logs.String(), azKey)
+}
