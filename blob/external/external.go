@@ -12,7 +12,6 @@ import (
 
 	"github.com/pbxbridge/pbxbridge/adapter"
 	"github.com/pbxbridge/pbxbridge/blob/azure"
-	"github.com/pbxbridge/pbxbridge/blob/gcs"
 	"github.com/pbxbridge/pbxbridge/blob/s3"
 	"github.com/pbxbridge/pbxbridge/config"
 	"github.com/pbxbridge/pbxbridge/translate"
@@ -66,13 +65,7 @@ func (s *Stores) Open(ctx context.Context, kind translate.StorageKind, c *transl
 		if !c.GCPAccessToken.IsSet() && !(c.GCPClientID.IsSet() && c.GCPClientSecret.IsSet() && c.GCPRefreshToken.IsSet()) {
 			return nil, bad("gcpAccessToken", "or all of gcpClientId, gcpClientSecret, gcpRefreshToken are required")
 		}
-		st, err := gcs.New(context.WithoutCancel(ctx), gcs.Config{Bucket: c.GCPBucket, Project: c.GCPProject,
-			AccessToken: c.GCPAccessToken.Reveal(), ClientID: c.GCPClientID.Reveal(), ClientSecret: c.GCPClientSecret.Reveal(),
-			RefreshToken: c.GCPRefreshToken.Reveal(), TokenURL: s.cfg.GCSTokenURL, Endpoint: s.cfg.GCSEndpoint, HTTPClient: s.hc})
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
-		}
-		return st, nil
+		return s.openGCS(ctx, c)
 	case translate.StorageAzure:
 		switch {
 		case c.AzureAccountName == "":
