@@ -32,6 +32,9 @@ type Deps struct {
 	// Jobs holds transcriptions durably until RunJobs's workers finish them (the stores
 	// implement it). nil runs them in this process only: a restart loses them.
 	Jobs Jobs
+	// External opens the external stores Records name in their attributes (blob/external);
+	// nil refuses such Records (their recording fails with ErrExternalDisabled).
+	External ExternalStores
 	// Seal encrypts the userinfo of callback URLs before they are written to the outbox
 	// (seal.Box.Seal). nil keeps no credentials: a URL's userinfo is then dropped, with a
 	// warning, rather than stored in clear.

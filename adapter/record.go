@@ -121,6 +121,9 @@ func (s *session) checkStorage(ctx context.Context, r *translate.Record) error {
 	if st.Invalid != "" {
 		return fmt.Errorf("%w: %s", ErrStorage, st.Invalid)
 	}
+	if err := s.checkExternal(ctx, r); err != nil {
+		return err // upload.go
+	}
 	if st.FileID != "" {
 		err := s.e.retryStore(ctx, s.log, "get file", func(ctx context.Context, _ bool) error {
 			_, err := s.e.Store.GetFile(ctx, st.FileID)
@@ -208,6 +211,15 @@ func (s *session) notifyAction(ctx context.Context, r *translate.Record, rp tran
 // (record.md §4, Open): the transcription job sends it.
 func (s *session) fileCallbacks(ctx context.Context, r *translate.Record, st stored) {
 	rp := st.params
+	if isExternal(r) && s.e.External != nil {
+		// The upload job sends callbackUrl and the status once the object is there, unless
+		// the transcription holds callbackUrl: then only a final failure (upload.go).
+		hold := !r.Transcription.Enabled
+		s.upload(ctx, r, st, hold)
+		if hold {
+			return
+		}
+	}
 	if s.app.Dialect == translate.FlexML && r.Transcription.Enabled {
 		// The status callback does not wait for the transcript (callbacks.md §2.6): it takes
 		// its place in the call's order before the held-back callbacks, so it always goes first.
@@ -402,6 +414,9 @@ func (s *session) storeRecordingAs(ctx context.Context, r *translate.Record, res
 		ext = f.Format
 	}
 	rp.ID, rp.URL = f.SID, s.e.Links.FileURL(f.SID, ext)
+	if u := s.externalURL(ctx, r, f); u != "" {
+		rp.URL = u // the object it becomes (upload.go)
+	}
 	if a.url != "" && a.sid == f.SID {
 		// The link announced at start: the same RecordUrl string, not a re-signed one.
 		rp.URL = a.url

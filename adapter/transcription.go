@@ -195,6 +195,14 @@ func (e *Engine) work(ctx context.Context, j Job, lease time.Duration) {
 	err := e.runJob(jctx, j)
 	cancel(nil)
 	<-renewed
+	var later retryAfter
+	if errors.As(err, &later) {
+		// Hold the job for its backoff: no worker claims it before its lease ends. Done
+		// after the renewals stop, which would otherwise shorten it (upload.go).
+		if xerr := e.Jobs.ExtendJob(context.WithoutCancel(ctx), j.ID, e.owner, later.at); xerr != nil {
+			log.Warn("holding the job for its backoff", "err", xerr)
+		}
+	}
 	if err != nil {
 		log.Warn("job not finished; it stays queued for the next claim", "err", err)
 		return
@@ -213,6 +221,8 @@ func (e *Engine) runJob(ctx context.Context, j Job) error {
 	switch j.Kind {
 	case JobTranscription:
 		return e.runTranscription(ctx, j)
+	case JobUpload:
+		return e.runUpload(ctx, j)
 	}
 	return fmt.Errorf("unknown job kind %q (written by a newer pbxbridge?)", j.Kind)
 }

@@ -243,3 +243,20 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// Stat describes the object at key; Dir keeps no content type. The error wraps
+// adapter.ErrNotFound for a missing key.
+func (d *Dir) Stat(ctx context.Context, key string) (Info, error) {
+	if err := CheckKey(key); err != nil {
+		return Info{}, fmt.Errorf("blob: stat: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, fmt.Errorf("blob: stat %s: %w", key, err)
+	}
+	info, err := d.root.Stat(key)
+	size, err := regularSize(info, err)
+	if err != nil {
+		return Info{}, fmt.Errorf("blob: stat %s: %w", key, err)
+	}
+	return Info{Size: size, Modified: info.ModTime()}, nil
+}

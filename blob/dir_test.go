@@ -16,6 +16,7 @@ import (
 
 	"github.com/pbxbridge/pbxbridge/adapter"
 	"github.com/pbxbridge/pbxbridge/blob"
+	"github.com/pbxbridge/pbxbridge/blob/blobtest"
 )
 
 func openDir(t *testing.T) (*blob.Dir, string) {
@@ -278,4 +279,9 @@ func TestDirRemovesStaleTemporaryFiles(t *testing.T) {
 	if _, err := os.Stat(fresh); err != nil {
 		t.Errorf("recent temporary file removed: %v", err)
 	}
+}
+
+func TestDirConformance(t *testing.T) {
+	d, _ := openDir(t)
+	blobtest.Conformance(t, d, false)
 }

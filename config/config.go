@@ -66,6 +66,8 @@ type Config struct {
 	HA HA `yaml:"ha"`
 	// Transcription: the speech-to-text provider and its jobs (transcription.go).
 	Transcription Transcription `yaml:"transcription"`
+	// ExternalStorage: uploads to the store a Record's attributes name (storage.go).
+	ExternalStorage ExternalStorage `yaml:"external_storage"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 	// MetricsPublic serves /metrics without credentials. Default false: when api_token is
@@ -376,6 +378,7 @@ func (c *Config) applyDefaults() {
 		c.Store.RetryWindow = Duration(30 * time.Second)
 	}
 	c.Transcription.applyDefaults()
+	c.ExternalStorage.applyDefaults()
 }
 
 func websocketURL(rest string) string {
@@ -560,6 +563,9 @@ func (c *Config) Validate() error {
 		return bad("ha.lease_renew", "must be between 100ms and a third of ha.lease_ttl (%v)", c.HA.LeaseTTL.D()/3)
 	}
 	if err := c.Transcription.validate(bad); err != nil {
+		return err
+	}
+	if err := c.ExternalStorage.validate(bad); err != nil {
 		return err
 	}
 	return c.Store.validate(bad)

@@ -22,6 +22,7 @@ import (
 	"github.com/pbxbridge/pbxbridge/adapter"
 	"github.com/pbxbridge/pbxbridge/ari"
 	"github.com/pbxbridge/pbxbridge/blob"
+	"github.com/pbxbridge/pbxbridge/blob/external"
 	"github.com/pbxbridge/pbxbridge/config"
 	"github.com/pbxbridge/pbxbridge/esl"
 	"github.com/pbxbridge/pbxbridge/httpapi"
@@ -177,6 +178,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Config: cfg, Store: st, Outbox: st, Blob: blobs, Sender: client, Media: med, Links: api,
 		Log: log, Wake: worker.Wake, Seal: box.Seal, Observe: met,
 		Transcriber: newTranscriber(cfg.Transcription, log.With("component", "transcribe")), Jobs: st,
+		External: external.New(cfg.ExternalStorage, nil),
 	})
 	if err != nil {
 		return err
