@@ -9,41 +9,14 @@
 package redisfault
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/pbxbridge/pbxbridge/integration/itest"
 )
 
+// bin is the pbxbridge binary under test.
 var bin string
 
 func TestMain(m *testing.M) {
-	if os.Getenv("PBXBRIDGE_INTEGRATION") != "1" {
-		fmt.Println("skipping: the Redis fault tests run with PBXBRIDGE_INTEGRATION=1 (make test), and need redis-server (scripts/deps.sh)")
-		os.Exit(0)
-	}
-	for _, b := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(b); err != nil {
-			fmt.Fprintf(os.Stderr, "FAIL: %s is not installed: run scripts/deps.sh (as root)\n", b)
-			os.Exit(1)
-		}
-	}
-	bin = os.Getenv("PBXBRIDGE_BIN")
-	if bin == "" {
-		dir, err := os.MkdirTemp("", "pbxbridge-redisfault-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "FAIL:", err)
-			os.Exit(1)
-		}
-		bin = filepath.Join(dir, "pbxbridge")
-		if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/pbxbridge").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "FAIL: building pbxbridge: %v\n%s", err, out)
-			os.Exit(1)
-		}
-		code := m.Run()
-		os.RemoveAll(dir)
-		os.Exit(code)
-	}
-	os.Exit(m.Run())
+	itest.Main(m, &bin, "the Redis fault tests run with PBXBRIDGE_INTEGRATION=1 (make test), and need redis-server (scripts/deps.sh)", "redis-server", "redis-cli")
 }

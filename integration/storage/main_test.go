@@ -8,40 +8,14 @@
 package storage
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/pbxbridge/pbxbridge/integration/itest"
 )
 
 // bin is the pbxbridge binary under test.
 var bin string
 
 func TestMain(m *testing.M) {
-	if os.Getenv("PBXBRIDGE_INTEGRATION") != "1" {
-		fmt.Println("skipping: the external storage test runs the pbxbridge binary; run it with PBXBRIDGE_INTEGRATION=1 (make test)")
-		os.Exit(0)
-	}
-	dir, err := os.MkdirTemp("", "pbxbridge-storage-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		os.Exit(1)
-	}
-	bin = os.Getenv("PBXBRIDGE_BIN")
-	if bin == "" {
-		bin = filepath.Join(dir, "pbxbridge")
-		if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/pbxbridge").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "FAIL: building pbxbridge: %v\n%s", err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	} else if _, err := os.Stat(bin); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: PBXBRIDGE_BIN: %v\n", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	itest.Main(m, &bin, "the external storage test runs the pbxbridge binary; run it with PBXBRIDGE_INTEGRATION=1 (make test)")
 }
