@@ -71,14 +71,16 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
+	// Only when asked: an Asterisk that answers may be someone else's (a benchmark, another
+	// checkout's tests), and these tests take its Stasis application "pbxbridge".
+	if os.Getenv("PBXBRIDGE_INTEGRATION") != "1" {
+		fmt.Println("skipping: the integration tests run with PBXBRIDGE_INTEGRATION=1 (make test), against the project's Asterisk (make asterisk)")
+		os.Exit(0)
+	}
 	if !ariUp() {
 		msg := "integration tests need the project's Asterisk: run `make asterisk` (integration/asterisk/setup.sh && integration/asterisk/run.sh start)"
-		if os.Getenv("PBXBRIDGE_INTEGRATION") == "1" {
-			fmt.Fprintln(os.Stderr, "FAIL: "+msg)
-			os.Exit(1)
-		}
-		fmt.Println("skipping: " + msg)
-		os.Exit(0)
+		fmt.Fprintln(os.Stderr, "FAIL: "+msg)
+		os.Exit(1)
 	}
 	code, err := runMain(m)
 	if err != nil {
