@@ -300,7 +300,7 @@ func (p *PBX) onLost() {
 }
 
 // drain moves events from the library's subscription into the inbox, and nothing else, so
-// that the 100-slot buffer stays empty.
+// that the library's buffer (busBuffer) stays empty.
 func (p *PBX) drain(sub ari.Subscription) {
 	defer p.wg.Done()
 	ch := sub.Events()
