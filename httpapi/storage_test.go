@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,5 +324,39 @@ func TestStorageDelete(t *testing.T) {
 	fx.getJSON(t, "/core/v2/storage/containers/a", &c)
 	if c.BytesUsed != before-f.Bytes {
 		t.Errorf("container a reports %d bytes used", c.BytesUsed)
+	}
+}
+
+// offsetBlob records the offsets the server opens a real blob directory at.
+type offsetBlob struct {
+	*blob.Dir
+	mu      sync.Mutex
+	offsets []int64
+}
+
+func (b *offsetBlob) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	b.mu.Lock()
+	b.offsets = append(b.offsets, offset)
+	b.mu.Unlock()
+	return b.Dir.Get(ctx, key, offset, length)
+}
+
+// TestStorageRangeReadsItsBytes: a range opens the blob at its start, not at 0, so a suffix
+// of a long recording does not read the whole file.
+func TestStorageRangeReadsItsBytes(t *testing.T) {
+	fx := newStorageFixture(t, 1)
+	ob := &offsetBlob{Dir: fx.bl}
+	srv := New(Deps{Store: fx.st, Blob: ob, APIToken: "tok", LinkSecret: []byte("s")})
+	h := httptest.NewServer(srv.Handler())
+	t.Cleanup(h.Close)
+	fx.http = h
+	code, _, b := fx.do(t, "GET", "/core/v2/storage/files/f00/data", "tok", "Range", "bytes=-5")
+	if code != 206 || len(b) != 5 {
+		t.Fatalf("suffix range: %d %q", code, b)
+	}
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	if len(ob.offsets) != 1 || ob.offsets[0] != 95 {
+		t.Errorf("blob opened at %v, want once at 95 (the last 5 of 100 bytes)", ob.offsets)
 	}
 }
