@@ -67,6 +67,8 @@ type Deps struct {
 	Now           func() time.Time
 	// Uploads are the FreeSWITCH nodes that PUT their recordings here (upload.go).
 	Uploads []Upload
+	// Containers are the configured recording containers the files API lists (storage.go).
+	Containers []Container
 }
 
 // Check is one readiness check: Check returns nil when Name is ready. It is called from the
@@ -113,7 +115,12 @@ func New(d Deps) *Server {
 	e.GET("/metrics", s.metrics)
 	e.GET("/f/:name", s.file)
 	e.HEAD("/f/:name", s.file)
+	e.GET("/core/v2/storage/containers", s.listContainers)
+	e.GET("/core/v2/storage/containers/:sid", s.getContainer)
+	e.GET("/core/v2/storage/files", s.listFiles)
 	e.GET("/core/v2/storage/files/:sid", s.getFile)
+	e.GET("/core/v2/storage/files/:sid/data", s.fileData)
+	e.DELETE("/core/v2/storage/files/:sid", s.deleteFile)
 	e.GET("/media/:name", s.media)
 	e.HEAD("/media/:name", s.media)
 	e.GET("/v1/outbox/dead", s.listDead)
@@ -293,5 +300,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
-	_ = c.JSON(status, map[string]string{"error": msg})
+	body := map[string]string{"error": msg}
+	if bad != nil && status == http.StatusBadRequest {
+		body["parameter"], body["rule"] = bad.Field, bad.Rule
+	}
+	_ = c.JSON(status, body)
 }

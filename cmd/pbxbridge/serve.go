@@ -160,8 +160,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Store: st, Outbox: st, Wake: worker.Wake, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
 		LinkSecret: linkSecret, APIToken: cfg.APIToken.Reveal(), LinkTTL: cfg.LinkTTL.D(),
 		Checks: readyChecks(st, pbxs), Metrics: met, MetricsPublic: cfg.MetricsPublic,
-		Log:     log.With("component", "http"),
-		Uploads: uploads,
+		Log:        log.With("component", "http"),
+		Uploads:    uploads,
+		Containers: apiContainers(cfg.Containers),
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -253,4 +254,13 @@ func loadKey(configured config.Secret, path string) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(secret), nil
+}
+
+// apiContainers are the configured containers as the files API lists them.
+func apiContainers(cs []config.Container) []httpapi.Container {
+	out := make([]httpapi.Container, len(cs))
+	for i, c := range cs {
+		out[i] = httpapi.Container{SID: c.SID, QuotaBytes: c.QuotaBytes}
+	}
+	return out
 }

@@ -3,8 +3,9 @@
 // simulator integration/eslsim, records it, and uploads the recording to an S3 server on
 // loopback (gofakes3, behind a SigV4 check) named by the Record's aws* attributes; it is
 // killed with -9 while the upload is in flight, and after the restart the object arrives and
-// the held callbacks are sent. It skips unless PBXBRIDGE_INTEGRATION=1; with it set, a missing
-// prerequisite is a failure.
+// the held callbacks are sent. A managed recording with a lifecycle TTL likewise outlives a
+// kill -9 and is deleted on time by the restarted binary (lifecycle_test.go). It skips unless
+// PBXBRIDGE_INTEGRATION=1; with it set, a missing prerequisite is a failure.
 package storage
 
 import (
