@@ -18,5 +18,5 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	itest.Main(m, &bin, "the external storage test runs the pbxbridge binary; run it with PBXBRIDGE_INTEGRATION=1 (make test)")
+	itest.Main(m, &bin, "the storage tests (external storage, lifecycle across a restart) run the pbxbridge binary; run them with PBXBRIDGE_INTEGRATION=1 (make test)")
 }
