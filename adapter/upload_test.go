@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -144,22 +145,74 @@ func storeFiles(t *testing.T, dir string) string {
 	return all.String()
 }
 
-// TestUploadAzureSurvivesRestart: the store fails, the upload is retried with backoff, the
-// process stops with the job pending (no callback sent, the credentials sealed in the store),
-// and after a restart the object arrives, then callbackUrl and the status callback go, and
-// the job with its credentials is gone.
-func TestUploadAzureSurvivesRestart(t *testing.T) {
-	az, faults, endpoint := azureFake(t)
+// TestUploadSurvivesRestart, per backend: the store fails, the upload is retried with backoff,
+// the process stops with the job pending (no callback sent, the credentials sealed in the
+// store), and after a restart the object arrives, then callbackUrl and the status callback go,
+// and the job with its credentials is gone.
+func TestUploadSurvivesRestart(t *testing.T) {
+	t.Run("azure", func(t *testing.T) {
+		az, faults, endpoint := azureFake(t)
+		uploadSurvivesRestart(t, "azure_endpoint: \""+endpoint+"\"", endpoint+"/recs/rec-1.wav",
+			`azureAccountName="acct" azureContainerName="recs" azureAccountKey="`+azKey+`"`, faults,
+			func() ([]byte, string, bool) { return az.Object("recs", "rec-1.wav") }, azKey)
+	})
+	t.Run("gcs", func(t *testing.T) {
+		g := blobtest.StartGCS(t, "recs")
+		uploadSurvivesRestart(t, "gcs_endpoint: \""+g.Endpoint+"\", gcs_token_url: \""+g.TokenURL+"\"", "",
+			`gcpAccessToken="`+blobtest.GCSAccessToken+`" gcpBucketName="recs" gcpProject="p"`, g.Faults,
+			func() ([]byte, string, bool) {
+				o, err := g.Server.GetObject("recs", "rec-1.wav")
+				if err != nil {
+					return nil, "", false
+				}
+				return o.Content, o.ContentType, true
+			}, blobtest.GCSAccessToken)
+	})
+	t.Run("s3", func(t *testing.T) {
+		be := s3mem.New()
+		if err := be.CreateBucket("recs"); err != nil {
+			t.Fatal(err)
+		}
+		faults := blobtest.NewFaults(blobtest.S3Auth(gofakes3.New(be).Server(), "AKIAUPLOADTEST", s3Secret, "us-east-1"))
+		srv := httptest.NewServer(faults)
+		t.Cleanup(srv.Close)
+		uploadSurvivesRestart(t, "s3_endpoint: \""+srv.URL+"\"", "",
+			`awsAccessKey="AKIAUPLOADTEST" awsSecretKey="`+s3Secret+`" awsBucketName="recs"`, faults,
+			func() ([]byte, string, bool) {
+				o, err := be.GetObject("recs", "rec-1.wav", nil)
+				if err != nil {
+					return nil, "", false
+				}
+				defer o.Contents.Close()
+				data, err := io.ReadAll(o.Contents)
+				return data, o.Metadata["Content-Type"], err == nil
+			}, s3Secret)
+	})
+}
+
+func uploadSurvivesRestart(t *testing.T, endpoints, recURL, attrs string, faults *blobtest.Faults,
+	object func() ([]byte, string, bool), secret string) {
 	dir := t.TempDir()
-	cfg := "external_storage: {azure_endpoint: \"" + endpoint + "\", backoff: 50ms, max_backoff: 200ms, attempts: 50}\n"
+	cfg := "external_storage: {" + endpoints + ", backoff: 50ms, max_backoff: 200ms, attempts: 50}\n"
 	var logs syncBuf
 	r := uploadRig(t, dir, cfg, &logs)
 	app, _ := r.cfg.App("cx")
-	rec := record(t, translate.FlexML, `azureAccountName="acct" azureContainerName="recs" azureAccountKey="`+azKey+`" callbackUrl="/cb" recordingStatusCallback="/st"`)
+	rec := record(t, translate.FlexML, attrs+` callbackUrl="/cb" recordingStatusCallback="/st"`)
 	f := storedFile(t, r, "rec-1")
 	local := blobtest.MustGet(t, r.bl, f.BlobKey, 0, -1)
+	// RecordingUrl as the engine sets it when the recording is stored (session.externalURL).
 	rp := cxRecording("rec-1", time.Second)
-	rp.URL = endpoint + "/recs/rec-1.wav"
+	st, err := r.eng.External.Open(context.Background(), rec.Storage.Kind, rec.Storage.Credentials)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp.URL = st.URL(f.Name)
+	if c, ok := st.(io.Closer); ok {
+		c.Close()
+	}
+	if recURL != "" && rp.URL != recURL {
+		t.Fatalf("the store names the object %s, want %s", rp.URL, recURL)
+	}
 
 	faults.FailNext(1_000_000, http.StatusInternalServerError)
 	r.eng.FileStoredForTest(context.Background(), app, "c0ffee", cxCall, rec, rp, f)
@@ -170,7 +223,7 @@ func TestUploadAzureSurvivesRestart(t *testing.T) {
 	if n, _ := r.st.PendingJobs(context.Background()); n != 1 {
 		t.Fatalf("%d jobs pending, want the upload", n)
 	}
-	noSecrets(t, "the store", storeFiles(t, dir), azKey)
+	noSecrets(t, "the store", storeFiles(t, dir), secret)
 	r.bl.Close()
 	r.st.Close()
 
@@ -178,7 +231,7 @@ func TestUploadAzureSurvivesRestart(t *testing.T) {
 	faults.FailNext(0, 0)
 	r = uploadRig(t, dir, cfg, &logs)
 	r.run()
-	data, ct, ok := az.Object("recs", "rec-1.wav")
+	data, ct, ok := object()
 	if !ok {
 		t.Fatal("the object never arrived")
 	}
@@ -192,13 +245,13 @@ func TestUploadAzureSurvivesRestart(t *testing.T) {
 	}
 	for _, e := range es {
 		body := string(e.Body) + e.URL
-		if !strings.Contains(body, "RecordingUrl") && !strings.Contains(body, "recording_url") && !strings.Contains(body, "rec-1.wav") {
+		if !strings.Contains(body, `"RecordingUrl":"`+rp.URL+`"`) {
 			t.Errorf("%s callback does not point at the object: %s", e.Kind, body)
 		}
-		noSecrets(t, e.Kind+" callback", body+string(e.Auth), azKey)
+		noSecrets(t, e.Kind+" callback", body+string(e.Auth), secret)
 	}
-	noSecrets(t, "the logs", logs.String(), azKey)
-	noSecrets(t, "the store", storeFiles(t, dir), azKey)
+	noSecrets(t, "the logs", logs.String(), secret)
+	noSecrets(t, "the store", storeFiles(t, dir), secret)
 }
 
 // TestUploadFinalFailure: when every attempt fails, the status callback says failed, and
