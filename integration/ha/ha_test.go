@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pbxbridge/pbxbridge/integration/itest"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,41 +34,17 @@ type instance struct {
 	eslAddr string // where the simulator's outbound sockets reach it
 	log     string
 	logFrom int64 // where the current process's lines start in log
-	cmd     *exec.Cmd
+	proc    *itest.Process
 }
 
 func (in *instance) start(t *testing.T) {
 	t.Helper()
-	f, err := os.OpenFile(in.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := f.Stat(); err == nil {
-		in.logFrom = fi.Size()
-	}
-	in.cmd = exec.Command(bin, "serve", "--config", in.config)
-	in.cmd.Stdout, in.cmd.Stderr = f, f
-	if err := in.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", in.name, err)
-	}
-	f.Close()
-	cmd := in.cmd
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
+	in.proc = itest.Serve(t, bin, in.config, in.log)
+	in.logFrom = in.proc.LogFrom
 }
 
 // kill is kill -9: no drain, no lease release, no goodbye to FreeSWITCH.
-func (in *instance) kill(t *testing.T) {
-	t.Helper()
-	if err := in.cmd.Process.Kill(); err != nil {
-		t.Fatalf("kill -9 %s: %v", in.name, err)
-	}
-	_ = in.cmd.Wait()
-}
+func (in *instance) kill(t *testing.T) { t.Helper(); in.proc.Kill(t) }
 
 // application is the HTTP application: the document records until '#' (or for long), the
 // action ends the call, and the fire-and-forget callbacks are refused with 503 while refuse

@@ -53,3 +53,46 @@ func run(m *testing.M, bin *string, skip string, tools []string) int {
 	}
 	return m.Run()
 }
+
+// Process is one `pbxbridge serve` run by a test.
+type Process struct {
+	cmd *exec.Cmd
+	// LogFrom is the size of the log before this process started: where its lines begin when
+	// several runs append to one log.
+	LogFrom int64
+}
+
+// Serve starts `bin serve --config config` with its output appended to logPath. The test's
+// cleanup kills it if it still runs.
+func Serve(t testing.TB, bin, config, logPath string) *Process {
+	t.Helper()
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := &Process{cmd: exec.Command(bin, "serve", "--config", config)}
+	if fi, err := f.Stat(); err == nil {
+		p.LogFrom = fi.Size()
+	}
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start pbxbridge (%s): %v", config, err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+	})
+	return p
+}
+
+// Kill is kill -9: no drain, no lease release, no goodbye to the PBX.
+func (p *Process) Kill(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill -9 pbxbridge: %v", err)
+	}
+	_ = p.cmd.Wait()
+}

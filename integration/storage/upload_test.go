@@ -3,11 +3,11 @@ package storage
 import (
 	"context"
 	"fmt"
+	"github.com/pbxbridge/pbxbridge/integration/itest"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,37 +77,12 @@ func (g *gate) open() {
 
 type instance struct {
 	config, log string
-	cmd         *exec.Cmd
+	proc        *itest.Process
 }
 
-func (in *instance) start(t *testing.T) {
-	t.Helper()
-	f, err := os.OpenFile(in.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.cmd = exec.Command(bin, "serve", "--config", in.config)
-	in.cmd.Stdout, in.cmd.Stderr = f, f
-	if err := in.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	cmd := in.cmd
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-}
+func (in *instance) start(t *testing.T) { t.Helper(); in.proc = itest.Serve(t, bin, in.config, in.log) }
 
-func (in *instance) kill(t *testing.T) {
-	t.Helper()
-	if err := in.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = in.cmd.Wait()
-}
+func (in *instance) kill(t *testing.T) { t.Helper(); in.proc.Kill(t) }
 
 // TestUploadSurvivesKill: a recording bound for S3 by the Record's attributes is being
 // uploaded when pbxbridge is killed with -9; after the restart the upload job is claimed
