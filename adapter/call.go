@@ -65,6 +65,15 @@ type Call interface {
 	// StartRecording starts a background recording and returns at once.
 	StartRecording(ctx context.Context, r RecordSpec) (Recording, error)
 	SendDTMF(ctx context.Context, digits string) error
+	// CollectDigits plays the prompts in order and collects keys from the caller (Gather,
+	// GetDigits, GetInput with digits). It returns when NumDigits keys arrived, a finish key
+	// was pressed, or a timeout passed; the engine handles attempts and valid keys.
+	CollectDigits(ctx context.Context, d DigitSpec) (DigitResult, error)
+	// Dial rings the targets at once, bridges the caller with the first to answer, and blocks
+	// until the bridge ends (either party hangs up, TimeLimit passes, or the caller presses *
+	// with HangupOnStar), or no target answers within Timeout. A caller hangup during the Dial
+	// returns the result so far with an error wrapping ErrHangup, as Record does.
+	Dial(ctx context.Context, d DialSpec) (DialResult, error)
 	// Hangup ends the call with a cause (Q.850 name such as NORMAL_CLEARING).
 	Hangup(ctx context.Context, cause string) error
 	// Reject refuses an unanswered call ("busy" or "rejected").
@@ -124,4 +133,89 @@ type Recording interface {
 	Stop(ctx context.Context) error
 	Done() <-chan struct{}
 	Result() (RecordResult, error)
+}
+
+// Prompt is one step of a Gather's prompts: media to play, or silence (Wait).
+type Prompt struct {
+	Play    *PlaySpec     // nil for silence
+	Silence time.Duration // with Play nil
+}
+
+// DigitSpec is a digit collection. A key pressed while a prompt plays stops the prompts
+// (barge-in) and counts as input.
+type DigitSpec struct {
+	Prompts      []Prompt
+	NumDigits    int              // 0 = no limit
+	FinishKeys   translate.KeySet // end input; not part of Digits
+	Timeout      time.Duration    // for the first key, counted from the end of the prompts
+	DigitTimeout time.Duration    // between keys
+	Beep         bool             // a beep after the prompts, before waiting
+}
+
+// DigitEnd is why a digit collection ended.
+type DigitEnd string
+
+const (
+	DigitsComplete  DigitEnd = "num-digits"
+	DigitsFinishKey DigitEnd = "finish-key"
+	DigitsTimeout   DigitEnd = "timeout"
+)
+
+// DigitResult is what a digit collection got.
+type DigitResult struct {
+	Digits string // keys in order, finish key excluded
+	Key    byte   // the finish key, when Reason is DigitsFinishKey
+	Reason DigitEnd
+}
+
+// DialTarget is one party a Dial rings. The PBX turns Kind and Address into its own dial
+// string from its configuration (an endpoint or trunk on Asterisk, a gateway on FreeSWITCH).
+type DialTarget struct {
+	Kind       translate.TargetKind
+	Address    string
+	SendDigits string                // sent once the party answers
+	Headers    []translate.SIPHeader // custom SIP headers, names as the PBX should send them
+}
+
+// DialSpec is a Dial as the PBX runs it.
+type DialSpec struct {
+	Targets      []DialTarget
+	CallerID     string        // "" = the caller's own number
+	CallerName   string        // "" = the caller's own name
+	Timeout      time.Duration // how long the targets ring
+	TimeLimit    time.Duration // longest bridged call; 0 = none
+	HangupOnStar bool
+	// Ringback is played to the caller while the targets ring; nil = the PBX's ringing tone.
+	Ringback *PlaySpec
+	// Record, when set, starts a recording when the called party answers (Plivo
+	// startOnDialAnswer). It covers the bridge: Tracks in = the caller, out = the called party;
+	// Channels 2 puts the caller on the left, the called party on the right. It ends with the
+	// bridge (EndSessionEnd) or at MaxDuration (EndMaxLength).
+	Record *RecordSpec
+}
+
+// DialStatus is the outcome of a Dial, in Plivo/CarrierX terms.
+type DialStatus string
+
+const (
+	DialCompleted DialStatus = "completed" // answered and bridged
+	DialBusy      DialStatus = "busy"
+	DialNoAnswer  DialStatus = "no-answer"
+	DialFailed    DialStatus = "failed"   // could not be placed (no route, refused)
+	DialCanceled  DialStatus = "canceled" // the caller hung up while it rang
+)
+
+// DialResult is how a Dial ended.
+type DialResult struct {
+	Status      DialStatus
+	Target      int    // index in DialSpec.Targets of the party that answered; -1 if none
+	CalledID    string // the called leg's PBX id ("" if none was created)
+	Answered    time.Time
+	Ended       time.Time
+	HungUpBy    string // "caller", "callee", "star", "time-limit" ("" when never answered)
+	HangupCause string // the called leg's Q.850 cause name, when known
+	// Recording is the capture DialSpec.Record asked for, final when Dial returns; nil when
+	// Record was nil or nobody answered. RecordErr is set when it failed.
+	Recording *RecordResult
+	RecordErr error
 }
