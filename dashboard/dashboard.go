@@ -209,10 +209,14 @@ var funcs = template.FuncMap{
 	"bytes": fmtBytes,
 }
 
-// fmtDuration shows a duration to the second (to the millisecond under ten seconds).
+// fmtDuration shows a duration to the second (to the millisecond under ten seconds, to the
+// microsecond under one millisecond).
 func fmtDuration(d time.Duration) string {
 	if d < 0 {
 		d = 0
+	}
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond).String()
 	}
 	if d < 10*time.Second {
 		return d.Round(time.Millisecond).String()
