@@ -141,7 +141,7 @@ func (db *Dashboard) open(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if db.d.Token == "" {
 			db.message(w, r, http.StatusNotFound, "Dashboard closed",
-				"The dashboard needs an API token: set api_token in the configuration (or PBXBRIDGE_API_TOKEN) and restart pbxbridge.")
+				"The dashboard needs an API token: set api_token in the configuration and restart pbxbridge.")
 			return
 		}
 		next(w, r)
