@@ -279,7 +279,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profileDir(t)),
 		chromedp.WindowSize(1280, 900),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
@@ -437,6 +437,25 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("after signing out the outbox page went to %s", l)
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// profileDir is Chromium's profile directory. Not t.TempDir: Chromium's helper processes may
+// still write in it for a moment after the browser exits, and t.TempDir's cleanup would fail
+// the test on "directory not empty".
+func profileDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "pbxbridge-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 50 {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
 }
 
 // checkScreenshot decodes a PNG and checks that it is a rendered page, not a blank or broken

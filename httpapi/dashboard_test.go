@@ -23,6 +23,18 @@ func TestDashboardMount(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/dashboard/login") {
 		t.Fatalf("signed out: %d %q, want 303 to the login form", res.StatusCode, res.Header.Get("Location"))
 	}
+	for _, p := range []string{"/dashboard", "/dashboard/"} {
+		req, _ := http.NewRequest(http.MethodGet, f.http.URL+p, nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		res, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/dashboard/calls" {
+			t.Errorf("GET %s: %d %q, want 303 to the calls page", p, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
 	bearer := http.Header{"Authorization": {"Bearer tok"}}
 	if res, body := f.get(t, "/dashboard/health?refresh=0", bearer); res.StatusCode != 200 || !strings.Contains(body, `data-check="ready"`) {
 		t.Errorf("health: %d\n%s", res.StatusCode, body)
