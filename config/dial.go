@@ -70,3 +70,10 @@ func checkDialTemplate(tmpl string, allowed, need []string) string {
 	}
 	return ""
 }
+
+// OrDefaults returns d with the defaults in its empty fields (for a FreeSWITCH entry built
+// without Parse).
+func (d DialStrings) OrDefaults() DialStrings {
+	d.setDefaults()
+	return d
+}

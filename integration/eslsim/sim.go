@@ -65,6 +65,8 @@ type Sim struct {
 	lns      []net.Listener
 	closed   bool
 	uploads  []Upload
+	callees  map[string]Callee // bridge.go
+	legs     []*Leg
 }
 
 // New returns a simulator; it listens on nothing until ListenInbound or Call.
