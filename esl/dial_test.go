@@ -58,7 +58,7 @@ type dialRun struct {
 // dialCall places one simulated call whose handler answers and runs a Dial with spec (before,
 // when set, runs first and may start a session recording; after runs after the Dial).
 func dialCall(t *testing.T, sc eslsim.Script, spec adapter.DialSpec, callees map[string]eslsim.Callee,
-	before func(ctx context.Context, c adapter.Call), after func(ctx context.Context, c adapter.Call)) dialRun {
+	before func(ctx context.Context, c adapter.Call), after func(ctx context.Context, c adapter.Call), during ...func(*eslsim.Sim, *eslsim.Channel)) dialRun {
 	t.Helper()
 	out := make(chan dialOut, 1)
 	r := newRig(t, eslsim.Options{}, func(ctx context.Context, c adapter.Call) {
@@ -85,6 +85,9 @@ func dialCall(t *testing.T, sc eslsim.Script, spec adapter.DialSpec, callees map
 	ch, err := r.sim.Call(r.addr, sc)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range during {
+		f(r.sim, ch)
 	}
 	select {
 	case o := <-out:
@@ -232,10 +235,18 @@ func TestDialHangupOnStar(t *testing.T) {
 	for _, star := range []bool{true, false} {
 		t.Run(map[bool]string{true: "on", false: "off"}[star], func(t *testing.T) {
 			t.Parallel()
-			// the caller presses * 1.2 s after its answer; the callee answers after 0.3 s
-			sc := eslsim.Script{Audio: callerAudio, DTMF: []eslsim.DTMF{{At: 1200 * time.Millisecond, Digit: '*'}}}
-			run := dialCall(t, sc, adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber)}, Timeout: 10 * time.Second, HangupOnStar: star},
-				map[string]eslsim.Callee{bobEP: {Ring: 300 * time.Millisecond, Audio: calleeAudio, HangupAt: 2500 * time.Millisecond}}, nil, nil)
+			// the caller presses * 0.8 s into the bridge; the callee would hang up after 2.5 s
+			run := dialCall(t, eslsim.Script{Audio: callerAudio},
+				adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber)}, Timeout: 10 * time.Second, HangupOnStar: star},
+				map[string]eslsim.Callee{bobEP: {Ring: 300 * time.Millisecond, Audio: calleeAudio, HangupAt: 2500 * time.Millisecond}}, nil, nil,
+				func(sim *eslsim.Sim, ch *eslsim.Channel) {
+					if sim.WaitAnswered(bobEP, 10*time.Second) == nil {
+						t.Error("the callee never answered")
+						return
+					}
+					time.Sleep(800 * time.Millisecond)
+					ch.PressDTMF('*')
+				})
 			res := run.out.res
 			if run.out.err != nil {
 				t.Fatal(run.out.err)

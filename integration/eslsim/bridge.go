@@ -633,3 +633,26 @@ func (l *Leg) String() string {
 	}
 	return fmt.Sprintf("leg %s (%s) cause %q", l.Endpoint, id, l.Cause())
 }
+
+// Answered is when the channel was answered; zero while it is not.
+func (ch *Channel) Answered() time.Time {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.answered
+}
+
+// WaitAnswered waits up to d for a leg to endpoint to answer and returns it; nil if none did.
+func (s *Sim) WaitAnswered(endpoint string, d time.Duration) *Leg {
+	deadline := time.Now().Add(d)
+	for {
+		for _, l := range s.Legs() {
+			if l.Endpoint == endpoint && l.Channel != nil && !l.Channel.Answered().IsZero() {
+				return l
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
