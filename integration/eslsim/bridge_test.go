@@ -134,7 +134,7 @@ func TestBridgeAnswered(t *testing.T) {
 	t.Parallel()
 	caller, callee := Tone(10*time.Second, 3000), Silence(10*time.Second)
 	for i := range callee {
-		callee[i] = int16((i * 37) % 4000) // a sawtooth, unlike the caller's square wave
+		callee[i] = int16((i*37)%4000 - 2000) // a zero-mean sawtooth, unlike the caller's square wave
 	}
 	s := New(Options{Dialplan: func(string) Script { return Script{Audio: caller} }})
 	defer s.Close()
