@@ -147,7 +147,13 @@ func TestBridgeAnswered(t *testing.T) {
 	if got := names2(evs, b); !reflect.DeepEqual(got[:min(len(got), len(want))], want) {
 		t.Errorf("leg events %v, want %v first", got, want)
 	}
-	if got := names2(evs, a); !reflect.DeepEqual(got, []string{"CHANNEL_EXECUTE", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_EXECUTE_COMPLETE"}) {
+	var parkless []wframe // &park() may still be starting when the bridge is queued
+	for _, f := range evs {
+		if f.evName() != "CHANNEL_PARK" && f.h("Application") != "park" {
+			parkless = append(parkless, f)
+		}
+	}
+	if got := names2(parkless, a); !reflect.DeepEqual(got, []string{"CHANNEL_EXECUTE", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_EXECUTE_COMPLETE"}) {
 		t.Errorf("caller events %v", got)
 	}
 	create, _ := find(evs, b, "CHANNEL_CREATE")
