@@ -8,7 +8,8 @@
 //     connect, myevents, linger, divert_events, event, api and sendmsg on that socket.
 //
 // A simulated call follows a Script (caller audio, DTMF at given times, hangup at a given
-// time). The record application and media bugs (record_session, uuid_record) write real WAV
+// time). The bridge application rings called parties a test registers with AddCallee
+// (bridge.go documents the API and what is modelled). The record application and media bugs (record_session, uuid_record) write real WAV
 // files (8 kHz, 16-bit mono) at the path they are given, like FreeSWITCH writes into a
 // directory shared with pbxbridge.
 //
