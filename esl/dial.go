@@ -250,6 +250,9 @@ wait:
 		case <-callDone:
 			// the engine gave up on the Dial: end the legs; the bridge then completes
 			callDone = nil
+			if c.isHungup() {
+				continue // FreeSWITCH cancels or hangs up the legs itself
+			}
 			cause := "ORIGINATOR_CANCEL"
 			if answered {
 				cause = "NORMAL_CLEARING"

@@ -521,3 +521,73 @@ func TestDialSessionRecording(t *testing.T) {
 		})
 	}
 }
+
+// TestDialRingback: the caller hears the Dial's ringback while the legs ring (the US ring
+// tone when the Dial names none), then the called party.
+func TestDialRingback(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		ringback *adapter.PlaySpec
+	}{
+		{"default", nil},
+		{"tone", &adapter.PlaySpec{URL: "tone:%(1000,0,600)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			run := dialCall(t, eslsim.Script{Audio: callerAudio},
+				adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber)}, Timeout: 10 * time.Second, Ringback: tc.ringback},
+				map[string]eslsim.Callee{bobEP: {Ring: time.Second, Audio: calleeAudio, HangupAt: time.Second}}, nil, nil)
+			if run.out.err != nil || run.out.res.Status != adapter.DialCompleted {
+				t.Fatalf("result %+v, err %v", run.out.res, run.out.err)
+			}
+			heard := run.ch.Heard()
+			// the legs rang from about 0.1 s to 1.1 s after the caller's answer
+			if len(heard) < 2*eslsim.Rate {
+				t.Fatalf("heard only %d samples", len(heard))
+			}
+			ring := heard[3*eslsim.Rate/10 : 9*eslsim.Rate/10]
+			if e := meanAbs(ring); e < 500 {
+				t.Errorf("no ringback while ringing: mean level %d", e)
+			}
+			if c, _ := corr(pcm(heard[14*eslsim.Rate/10:18*eslsim.Rate/10]), calleeAudio); c < 0.9 {
+				t.Errorf("the caller did not hear the called party once bridged: %.2f", c)
+			}
+			ignore := leg(t, run.r.sim, bobEP).Vars["ignore_early_media"]
+			if (tc.ringback != nil) != (ignore == "true") {
+				t.Errorf("ignore_early_media %q", ignore)
+			}
+		})
+	}
+}
+
+func meanAbs(s []int16) int {
+	sum := 0
+	for _, v := range s {
+		sum += max(int(v), -int(v))
+	}
+	return sum / max(len(s), 1)
+}
+
+// TestDialUnansweredCaller: a Dial before any Answer; FreeSWITCH answers the caller when the
+// called party answers.
+func TestDialUnansweredCaller(t *testing.T) {
+	t.Parallel()
+	out := make(chan dialOut, 1)
+	r := newRig(t, eslsim.Options{}, func(ctx context.Context, c adapter.Call) {
+		res, err := c.Dial(ctx, adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber)}, Timeout: 10 * time.Second})
+		out <- dialOut{res: res, err: err}
+	})
+	r.sim.AddCallee(bobEP, eslsim.Callee{Ring: 300 * time.Millisecond, Audio: calleeAudio, HangupAt: 500 * time.Millisecond})
+	ch, err := r.sim.Call(r.addr, eslsim.Script{Audio: callerAudio})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := <-out
+	if o.err != nil || o.res.Status != adapter.DialCompleted || o.res.HungUpBy != "callee" {
+		t.Errorf("result %+v, err %v", o.res, o.err)
+	}
+	if ch.Answered().IsZero() || ch.Answered().Before(o.res.Answered.Add(-50*time.Millisecond)) {
+		t.Errorf("caller answered at %v, the called party at %v", ch.Answered(), o.res.Answered)
+	}
+}
