@@ -14,7 +14,8 @@ import (
 //
 // A test registers called parties with AddCallee, by endpoint: one leg of a dial string
 // without its [..] variables, as pbxbridge builds it from freeswitch[].dial, e.g.
-// "sofia/gateway/pstn/15551230001" or "sofia/external/sip:bob@example.com". Then
+// "sofia/gateway/pstn/15551230001" or "sofia/external/sip:bob@example.com", or by the
+// address alone ("15551230001", "sip:bob@example.com"). Then
 // `bridge <dial string>` on a channel (sendmsg execute) rings every leg of the first '|'
 // group at once (',' separates simultaneous legs), bridges the caller with the first to
 // answer, and returns when the bridge ends:
@@ -78,7 +79,9 @@ type Callee struct {
 }
 
 // AddCallee registers the called party reached at endpoint; a later registration replaces
-// an earlier one.
+// an earlier one. endpoint is a whole leg ("sofia/gateway/pstn/15550001"), or only its address,
+// the part after the last '/' ("15550001", "sip:bob@example.com", "dave"), which then matches
+// whatever endpoint template led to it; a whole leg wins over an address.
 func (s *Sim) AddCallee(endpoint string, c Callee) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -394,6 +397,9 @@ func (s *Sim) originateLeg(a *Channel, dl dialLeg, events chan<- legEvent) *Leg 
 	s.mu.Lock()
 	s.legs = append(s.legs, l)
 	c, ok := s.callees[dl.endpoint]
+	if !ok {
+		c, ok = s.callees[dl.endpoint[strings.LastIndexByte(dl.endpoint, '/')+1:]]
+	}
 	s.mu.Unlock()
 	if !ok {
 		l.cause = "NO_ROUTE_DESTINATION"

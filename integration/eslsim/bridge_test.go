@@ -209,7 +209,7 @@ func TestBridgeFailures(t *testing.T) {
 			t.Parallel()
 			s := New(Options{})
 			defer s.Close()
-			s.AddCallee("sofia/gateway/pstn/busy", Callee{Ring: 100 * time.Millisecond, Refuse: "USER_BUSY"})
+			s.AddCallee("busy", Callee{Ring: 100 * time.Millisecond, Refuse: "USER_BUSY"}) // by address
 			s.AddCallee("sofia/gateway/pstn/ringing", Callee{NoAnswer: true})
 			if tc.name == "failover" {
 				s.AddCallee("sofia/gateway/pstn/ringing", Callee{Ring: 100 * time.Millisecond, HangupAt: 200 * time.Millisecond})
