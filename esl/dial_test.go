@@ -591,3 +591,25 @@ func TestDialUnansweredCaller(t *testing.T) {
 		t.Errorf("caller answered at %v, the called party at %v", ch.Answered(), o.res.Answered)
 	}
 }
+
+// TestDialRecordingCallerHangsUp: the caller's hangup ends the bridge and the recording,
+// which keeps what was captured.
+func TestDialRecordingCallerHangsUp(t *testing.T) {
+	t.Parallel()
+	spec := adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber)}, Timeout: 10 * time.Second,
+		Record: &adapter.RecordSpec{Name: "dial-hang", Tracks: translate.TracksBoth, Channels: 2}}
+	run := dialCall(t, eslsim.Script{Audio: callerAudio, HangupAt: 1800 * time.Millisecond}, spec,
+		map[string]eslsim.Callee{bobEP: {Ring: 300 * time.Millisecond, Audio: calleeAudio}}, nil, nil)
+	res := run.out.res
+	if !errors.Is(run.out.err, adapter.ErrHangup) || res.HungUpBy != "caller" || res.Recording == nil || res.RecordErr != nil {
+		t.Fatalf("result %+v, err %v", res, run.out.err)
+	}
+	if res.Recording.Reason != adapter.EndSessionEnd {
+		t.Errorf("reason %s", res.Recording.Reason)
+	}
+	left, right := split(t, res.Recording.WAV)
+	within(t, "length", left.Duration(), 700*time.Millisecond, 1500*time.Millisecond)
+	if c, _ := corr(right, calleeAudio); c < 0.9 {
+		t.Errorf("right is not the called party: %.2f", c)
+	}
+}
