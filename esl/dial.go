@@ -12,7 +12,6 @@ import (
 	"github.com/percipia/eslgo/command/call"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
-	"github.com/pbxbridge/pbxbridge/config"
 	"github.com/pbxbridge/pbxbridge/translate"
 )
 
@@ -57,23 +56,13 @@ func (c *Call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult
 	if c.isHungup() {
 		return res, c.hangupErr()
 	}
-	var rec *recording
-	var recName string
+	var rec *dialRecording
+	recName := ""
+	if d.Record != nil {
+		rec, recName = newDialRecording(c, *d.Record), d.Record.Name
+	}
 	legs := make([]string, 0, len(d.Targets))
 	ids := map[string]int{}
-	var recArg string
-	if d.Record != nil {
-		t, err := c.recordPath(d.Record.Name)
-		if err != nil {
-			return res, err
-		}
-		recName = d.Record.Name
-		rec = &recording{c: c, t: t, path: t.fs, done: make(chan struct{})}
-		recArg = fmt.Sprintf("uuid_record %s start %s %d", c.uuid, t.fs, bugLimit(d.Record.MaxDuration))
-		if v := dialRecordVars(*d.Record); v != "" {
-			recArg += " {" + v + "}"
-		}
-	}
 	for i, t := range d.Targets {
 		ep, err := c.p.endpoint(t)
 		if err != nil {
@@ -103,8 +92,12 @@ func (c *Call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult
 				c.log.Warn("dial target: SIP header ignored (name must be a token, value without quotes or brackets)", "target", i, "header", h.Name)
 			}
 		}
-		if recArg != "" {
-			vars = append(vars, "api_on_answer='"+recArg+"'")
+		if rec != nil {
+			arg, err := rec.leg(i)
+			if err != nil {
+				return res, err
+			}
+			vars = append(vars, "api_on_answer='"+arg+"'")
 		}
 		legs = append(legs, "["+strings.Join(vars, ",")+"]"+ep)
 	}
@@ -154,7 +147,7 @@ func (c *Call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult
 	}
 	if rec != nil {
 		// RECORD_START comes when the leg answers, before CHANNEL_BRIDGE
-		rec.unwatch = c.watch(rec.observe)
+		rec.watch()
 	}
 	c.log.Info("dial", "targets", len(legs), "timeout", timeout, "time_limit", d.TimeLimit, "hangup_on_star", d.HangupOnStar,
 		"record", recName)
@@ -162,14 +155,14 @@ func (c *Call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult
 	c.clearMailbox()
 	if _, err := c.send(ctx, "execute bridge", &call.Execute{AppName: "bridge", AppArgs: dial, AppUUID: id}); err != nil {
 		if rec != nil {
-			rec.unwatch()
+			rec.unwatchAll()
 		}
 		return res, err
 	}
 
 	var (
 		answered, unbridged, hangupSeen, callerFirst bool
-		star, limitHit, recStarted, lost             bool
+		star, limitHit, lost                         bool
 		done                                         *event
 		limitC, maxC                                 <-chan time.Time
 	)
@@ -182,10 +175,11 @@ func (c *Call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult
 	probe := time.NewTicker(c.p.probeEvery)
 	defer probe.Stop()
 	callDone := ctx.Done()
-	stopRec := func(why adapter.EndReason) {
-		sctx, cancel := context.WithTimeout(c.p.runCtx, c.p.cmdTimeout*3)
-		defer cancel()
-		_ = rec.stopFor(sctx, why)
+	arm := func(left time.Duration) {
+		if left > 0 {
+			t := time.NewTimer(left)
+			maxC = t.C
+		}
 	}
 wait:
 	for {
@@ -212,15 +206,16 @@ wait:
 					defer t.Stop()
 					limitC = t.C
 				}
+				if rec != nil {
+					arm(rec.bridged(res.Target))
+				}
 			case "RECORD_START":
-				if rec != nil && !recStarted && e.get("Record-File-Path") == rec.path {
-					recStarted = true
-					go rec.guard()
-					if d.Record.MaxDuration > 0 {
-						t := time.NewTimer(d.Record.MaxDuration + bugLag)
-						defer t.Stop()
-						maxC = t.C
+				if rec != nil {
+					at := e.At
+					if at.IsZero() {
+						at = time.Now()
 					}
+					arm(rec.started(e.get("Record-File-Path"), at))
 				}
 			case "DTMF":
 				if d.HangupOnStar && answered && !unbridged && e.get("DTMF-Digit") == "*" {
@@ -232,8 +227,8 @@ wait:
 				if !unbridged {
 					unbridged, callerFirst = true, hangupSeen
 					res.Ended = e.At
-					if recStarted && !hangupSeen {
-						stopRec(adapter.EndSessionEnd)
+					if rec != nil && !hangupSeen {
+						rec.stop(adapter.EndSessionEnd)
 					}
 				}
 			case "CHANNEL_EXECUTE_COMPLETE":
@@ -270,7 +265,7 @@ wait:
 		case <-maxC:
 			maxC = nil
 			if !unbridged && !c.isHungup() {
-				stopRec(adapter.EndMaxLength)
+				rec.stop(adapter.EndMaxLength)
 			}
 		case <-probe.C:
 			if err := c.probe(wctx); err != nil {
@@ -279,8 +274,8 @@ wait:
 			}
 		case <-wctx.Done():
 			if !c.isHungup() {
-				if rec != nil && !recStarted {
-					rec.unwatch()
+				if rec != nil {
+					rec.unwatchAll()
 				}
 				return res, fmt.Errorf("esl: dial: no completion in %v: %w", bound, adapter.ErrPBXDown)
 			}
@@ -324,28 +319,7 @@ wait:
 		}
 	}
 	if rec != nil {
-		switch {
-		case recStarted:
-			if !hungup {
-				stopRec(adapter.EndSessionEnd) // a no-op when already stopped
-			}
-			wait := c.p.cmdTimeout * 3
-			if c.p.cfg.RecordTransfer == config.RecordHTTP {
-				wait += c.p.cfg.UploadTimeout.D()
-			}
-			select {
-			case <-rec.Done():
-			case <-time.After(wait):
-				rec.finish()
-			}
-			r, err := rec.Result()
-			res.Recording, res.RecordErr = &r, err
-		default:
-			rec.unwatch()
-			if answered {
-				res.RecordErr = fmt.Errorf("esl: dial recording %s: uuid_record never started: %w", recName, adapter.ErrRecordingFailed)
-			}
-		}
+		res.Recording, res.RecordErr = rec.result(answered, hungup)
 	}
 	c.log.Info("dial ended", "status", res.Status, "target", res.Target, "called", res.CalledID, "hung_up_by", res.HungUpBy,
 		"cause", res.HangupCause)

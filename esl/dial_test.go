@@ -3,6 +3,7 @@ package esl
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -611,5 +612,50 @@ func TestDialRecordingCallerHangsUp(t *testing.T) {
 	within(t, "length", left.Duration(), 700*time.Millisecond, 1500*time.Millisecond)
 	if c, _ := corr(right, calleeAudio); c < 0.9 {
 		t.Errorf("right is not the called party: %.2f", c)
+	}
+}
+
+// TestDialRecordingAnswerRace: two legs answer at the same moment; both start their
+// recording on the caller's channel (api_on_answer runs at each answer), the loser's is
+// stopped and dropped, the winner's is the Dial's.
+func TestDialRecordingAnswerRace(t *testing.T) {
+	t.Parallel()
+	spec := adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber), number("15550002")}, Timeout: 10 * time.Second,
+		Record: &adapter.RecordSpec{Name: "dial-race", Tracks: translate.TracksBoth, Channels: 2}}
+	callerCh := make(chan *eslsim.Channel, 1)
+	var bugsAfter []string
+	run := dialCall(t, eslsim.Script{Audio: callerAudio}, spec, map[string]eslsim.Callee{
+		bobEP:   {Ring: 300 * time.Millisecond, Audio: calleeAudio, HangupAt: 1500 * time.Millisecond},
+		carolEP: {Ring: 300 * time.Millisecond, Audio: calleeAudio, HangupAt: 1500 * time.Millisecond},
+	}, nil, func(context.Context, adapter.Call) {
+		bugsAfter = (<-callerCh).Bugs() // the call is still up
+	}, func(_ *eslsim.Sim, ch *eslsim.Channel) { callerCh <- ch })
+	if len(bugsAfter) != 0 {
+		t.Errorf("still recording on the caller's channel after the Dial: %v", bugsAfter)
+	}
+	res := run.out.res
+	if run.out.err != nil || res.Status != adapter.DialCompleted || res.Recording == nil || res.RecordErr != nil {
+		t.Fatalf("result %+v, err %v", res, run.out.err)
+	}
+	left, right := split(t, res.Recording.WAV)
+	within(t, "length", left.Duration(), 700*time.Millisecond, 1600*time.Millisecond)
+	if c, _ := corr(right, calleeAudio); c < 0.9 {
+		t.Errorf("right is not the called party: %.2f", c)
+	}
+	// a recording left running would be written at the hangup and stay in record_dir
+	select {
+	case <-run.ch.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call did not end")
+	}
+	if files, _ := filepath.Glob(filepath.Join(run.r.dir, "*")); len(files) != 0 {
+		t.Errorf("left in record_dir: %v", files)
+	}
+	answeredBoth := true
+	for _, ep := range []string{bobEP, carolEP} {
+		answeredBoth = answeredBoth && !leg(t, run.r.sim, ep).Channel.Answered().IsZero()
+	}
+	if !answeredBoth {
+		t.Error("only one leg answered in time: the loser's recording was not exercised")
 	}
 }

@@ -252,6 +252,10 @@ func parseVars(body string, into map[string]string) {
 	}
 }
 
+// raceWindow is how close two answers must be for both legs to be answered before the
+// bridge picks the first (one pass of the originate loop).
+const raceWindow = 20 * time.Millisecond
+
 type legEvent struct {
 	leg      *Leg
 	answered bool
@@ -370,6 +374,10 @@ func (a *Channel) ring(group []dialLeg, timeout time.Duration) (*Leg, string, []
 		case ev := <-events:
 			if ev.answered && ev.leg.Channel.HangupCause() == "" {
 				if len(legs) > 1 {
+					// switch_ivr_originate polls its legs in a loop: a leg that answers
+					// within the same pass is answered too (its on-answer hooks ran) and
+					// only then loses the race
+					time.Sleep(raceWindow)
 					hangAll("LOSE_RACE", ev.leg)
 				}
 				return ev.leg, "SUCCESS", legs
@@ -661,4 +669,18 @@ func (s *Sim) WaitAnswered(endpoint string, d time.Duration) *Leg {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Bugs are the paths of the channel's running recording media bugs (uuid_record,
+// record_session).
+func (ch *Channel) Bugs() []string {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var out []string
+	for _, b := range ch.bugs {
+		if !b.stopped {
+			out = append(out, b.path)
+		}
+	}
+	return out
 }
