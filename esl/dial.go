@@ -314,6 +314,9 @@ wait:
 		switch {
 		case hangupSeen || hungup || lost:
 			res.Status = adapter.DialCanceled
+			if res.HangupCause == "" {
+				res.HangupCause = "ORIGINATOR_CANCEL"
+			}
 		default:
 			res.Status = dialOutcome(disp)
 		}

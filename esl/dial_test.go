@@ -194,7 +194,7 @@ func TestDialCallerHangsUpWhileRinging(t *testing.T) {
 	if !errors.Is(run.out.err, adapter.ErrHangup) {
 		t.Errorf("err %v, want ErrHangup", run.out.err)
 	}
-	if res := run.out.res; res.Status != adapter.DialCanceled || res.Target != -1 {
+	if res := run.out.res; res.Status != adapter.DialCanceled || res.Target != -1 || res.HangupCause != "ORIGINATOR_CANCEL" {
 		t.Errorf("result %+v", res)
 	}
 	if l := leg(t, run.r.sim, bobEP); l.Cause() != "ORIGINATOR_CANCEL" {

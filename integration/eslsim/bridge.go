@@ -142,7 +142,7 @@ func (s *Sim) Legs() []*Leg {
 func init() {
 	for k, v := range map[string][3]string{
 		"CHANNEL_BRIDGE":   {"switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", "1735"},
-		"CHANNEL_UNBRIDGE": {"switch_ivr_bridge.c", "audio_bridge_on_exchange_media", "1031"},
+		"CHANNEL_UNBRIDGE": {"switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", "1848"},
 		"CHANNEL_PROGRESS": {"switch_channel.c", "switch_channel_perform_mark_ring_ready_value", "3555"},
 		"CHANNEL_OUTGOING": {"switch_core_session.c", "switch_core_session_outgoing_channel", "727"},
 	} {
