@@ -15,7 +15,8 @@ import (
 // A test registers called parties with AddCallee, by endpoint: one leg of a dial string
 // without its [..] variables, as pbxbridge builds it from freeswitch[].dial, e.g.
 // "sofia/gateway/pstn/15551230001" or "sofia/external/sip:bob@example.com", or by the
-// address alone ("15551230001", "sip:bob@example.com"). Then
+// address alone ("15551230001", "sip:bob@example.com"); Options.Callees answers for the
+// rest (say, by a number's last digits). Then
 // `bridge <dial string>` on a channel (sendmsg execute) rings every leg of the first '|'
 // group at once (',' separates simultaneous legs), bridges the caller with the first to
 // answer, and returns when the bridge ends:
@@ -409,6 +410,9 @@ func (s *Sim) originateLeg(a *Channel, dl dialLeg, events chan<- legEvent) *Leg 
 		c, ok = s.callees[dl.endpoint[strings.LastIndexByte(dl.endpoint, '/')+1:]]
 	}
 	s.mu.Unlock()
+	if !ok && s.opts.Callees != nil {
+		c, ok = s.opts.Callees(dl.endpoint)
+	}
 	if !ok {
 		l.cause = "NO_ROUTE_DESTINATION"
 		if rest, isErr := strings.CutPrefix(dl.endpoint, "error/"); isErr {

@@ -207,9 +207,10 @@ func TestBridgeFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := New(Options{})
+			s := New(Options{Callees: func(ep string) (Callee, bool) { // the rest
+				return Callee{Ring: 100 * time.Millisecond, Refuse: "USER_BUSY"}, strings.HasSuffix(ep, "/busy")
+			}})
 			defer s.Close()
-			s.AddCallee("busy", Callee{Ring: 100 * time.Millisecond, Refuse: "USER_BUSY"}) // by address
 			s.AddCallee("sofia/gateway/pstn/ringing", Callee{NoAnswer: true})
 			if tc.name == "failover" {
 				s.AddCallee("sofia/gateway/pstn/ringing", Callee{Ring: 100 * time.Millisecond, HangupAt: 200 * time.Millisecond})
@@ -238,7 +239,7 @@ func TestBridgeCallerCancels(t *testing.T) {
 	t.Parallel()
 	s := New(Options{})
 	defer s.Close()
-	s.AddCallee("sofia/gateway/pstn/1", Callee{NoAnswer: true})
+	s.AddCallee("1", Callee{NoAnswer: true}) // by address
 	s.AddCallee("sofia/gateway/pstn/2", Callee{NoAnswer: true})
 	e := inbound(t, s)
 	res := e.cmd("api originate loopback/caller/default &park()")

@@ -51,6 +51,9 @@ type Options struct {
 	// unreachable from FreeSWITCH): the recording's file never arrives.
 	UploadDelay time.Duration
 	NoUpload    bool
+	// Callees answers for the endpoints no AddCallee registered (bridge.go): ok false makes
+	// the leg fail with NO_ROUTE_DESTINATION. nil = none.
+	Callees func(endpoint string) (c Callee, ok bool)
 }
 
 // Sim is one simulated FreeSWITCH process. Its methods are safe for concurrent use.
