@@ -39,7 +39,10 @@ import (
 // Each leg gets an origination_uuid of ours, so the winner named in CHANNEL_BRIDGE
 // (Bridge-B-Unique-ID) maps back to its target, and a cancelled Dial can kill its legs.
 // continue_on_fail=true keeps a failed bridge from hanging the caller up, and
-// hangup_after_bridge=false keeps the caller for the next verb. The time limit runs in
+// hangup_after_bridge=false keeps the caller for the next verb. hangupOnStar is
+// bridge_terminate_key=* (as the Plivo framework did): the bridge itself ends on the caller's
+// *, and the caller's DTMF event tells pbxbridge why it ended; bind_meta_app would need * and
+// a second key, and a uuid_kill of ours would add a round trip and depend on pbxbridge. The time limit runs in
 // FreeSWITCH (sched_hangup on the answered leg: it ends with ALLOTTED_TIMEOUT), with a
 // backstop of ours two seconds later. The recording DialSpec.Record asks for is started by
 // the answering leg itself (api_on_answer runs uuid_record on the caller's channel at the
