@@ -332,6 +332,9 @@ wait:
 	if hungup || lost {
 		return res, c.hangupErr()
 	}
+	if callDone == nil { // the engine gave up on it: the legs were ended
+		return res, context.Cause(ctx)
+	}
 	return res, nil
 }
 

@@ -659,3 +659,29 @@ func TestDialRecordingAnswerRace(t *testing.T) {
 		t.Error("only one leg answered in time: the loser's recording was not exercised")
 	}
 }
+
+// TestDialContextCancelled: the engine gives up on a ringing Dial; its legs are cancelled and
+// Dial returns the context's cause.
+func TestDialContextCancelled(t *testing.T) {
+	t.Parallel()
+	stop := errors.New("engine stops")
+	out := make(chan dialOut, 1)
+	r := newRig(t, eslsim.Options{}, func(ctx context.Context, c adapter.Call) {
+		_ = c.Answer(ctx)
+		dctx, cancel := context.WithCancelCause(ctx)
+		time.AfterFunc(800*time.Millisecond, func() { cancel(stop) })
+		res, err := c.Dial(dctx, adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber)}, Timeout: 10 * time.Second})
+		out <- dialOut{res: res, err: err, upAfter: c.SendDTMF(ctx, "1") == nil}
+	})
+	r.sim.AddCallee(bobEP, eslsim.Callee{NoAnswer: true})
+	if _, err := r.sim.Call(r.addr, eslsim.Script{Audio: callerAudio}); err != nil {
+		t.Fatal(err)
+	}
+	o := <-out
+	if !errors.Is(o.err, stop) || o.res.Status != adapter.DialCanceled || !o.upAfter {
+		t.Errorf("result %+v, err %v, caller up %v", o.res, o.err, o.upAfter)
+	}
+	if l := leg(t, r.sim, bobEP); l.Cause() != "ORIGINATOR_CANCEL" {
+		t.Errorf("leg %s", l)
+	}
+}
