@@ -318,6 +318,13 @@ func TestDialUnroutableTargets(t *testing.T) {
 	if run.out.err != nil || run.out.res.Status != adapter.DialFailed || len(run.r.sim.Legs()) != 0 {
 		t.Errorf("result %+v, err %v, legs %v", run.out.res, run.out.err, run.r.sim.Legs())
 	}
+	// the others are dialled, and Target still indexes DialSpec.Targets
+	run = dialCall(t, eslsim.Script{Audio: callerAudio},
+		adapter.DialSpec{Targets: []adapter.DialTarget{{Kind: translate.TargetSIP, Address: "sip:a,b@x"}, number(bobNumber)}, Timeout: 5 * time.Second},
+		map[string]eslsim.Callee{bobEP: {Ring: 100 * time.Millisecond, HangupAt: 300 * time.Millisecond}}, nil, nil)
+	if run.out.err != nil || run.out.res.Status != adapter.DialCompleted || run.out.res.Target != 1 {
+		t.Errorf("with one good target: result %+v, err %v", run.out.res, run.out.err)
+	}
 }
 
 func split(t *testing.T, wav []byte) (left, right audio.PCM) {
