@@ -401,11 +401,6 @@ func (c *Call) watch(f func(*event)) (remove func()) {
 	}
 }
 
-// CollectDigits is not implemented yet.
-func (c *Call) CollectDigits(ctx context.Context, d adapter.DigitSpec) (adapter.DigitResult, error) {
-	return adapter.DigitResult{}, fmt.Errorf("collect digits: %w", adapter.ErrUnsupported)
-}
-
 // Dial is not implemented yet.
 func (c *Call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult, error) {
 	return adapter.DialResult{Target: -1}, fmt.Errorf("dial: %w", adapter.ErrUnsupported)
