@@ -43,7 +43,7 @@ func collect(t *testing.T, sc eslsim.Script, d adapter.DigitSpec) (digitsOut, *e
 	return digitsOut{}, nil
 }
 
-func keys(at ...any) []eslsim.DTMF {
+func pressAt(at ...any) []eslsim.DTMF {
 	var out []eslsim.DTMF
 	for i := 0; i+1 < len(at); i += 2 {
 		out = append(out, eslsim.DTMF{At: at[i].(time.Duration), Digit: at[i+1].(byte)})
@@ -59,7 +59,7 @@ func tonePrompt(ms int) adapter.Prompt {
 // collected until the finish key, which is not part of Digits.
 func TestCollectDigitsBargeIn(t *testing.T) {
 	ms := time.Millisecond
-	o, ch := collect(t, eslsim.Script{NoMedia: true, DTMF: keys(500*ms, byte('1'), 900*ms, byte('2'), 1300*ms, byte('#')), HangupAt: 20 * time.Second},
+	o, ch := collect(t, eslsim.Script{NoMedia: true, DTMF: pressAt(500*ms, byte('1'), 900*ms, byte('2'), 1300*ms, byte('#')), HangupAt: 20 * time.Second},
 		adapter.DigitSpec{Prompts: []adapter.Prompt{tonePrompt(2000), {Silence: time.Second}, tonePrompt(1000)},
 			FinishKeys: mustKeys(t, "#"), Timeout: 5 * time.Second, DigitTimeout: 3 * time.Second, Beep: true})
 	if o.err != nil || o.res.Digits != "12" || o.res.Reason != adapter.DigitsFinishKey || o.res.Key != '#' {
@@ -87,7 +87,7 @@ func TestCollectDigitsFirstKeyTimeout(t *testing.T) {
 // After a key the inter-key timeout ends the input; numDigits ends it at once when reached.
 func TestCollectDigitsInterKeyAndNumDigits(t *testing.T) {
 	ms := time.Millisecond
-	o, _ := collect(t, eslsim.Script{NoMedia: true, DTMF: keys(1200*ms, byte('5')), HangupAt: 20 * time.Second},
+	o, _ := collect(t, eslsim.Script{NoMedia: true, DTMF: pressAt(1200*ms, byte('5')), HangupAt: 20 * time.Second},
 		adapter.DigitSpec{Prompts: []adapter.Prompt{tonePrompt(1000)}, FinishKeys: mustKeys(t, "#"),
 			Timeout: 3 * time.Second, DigitTimeout: 400 * ms})
 	if o.err != nil || o.res.Digits != "5" || o.res.Reason != adapter.DigitsTimeout {
@@ -95,7 +95,7 @@ func TestCollectDigitsInterKeyAndNumDigits(t *testing.T) {
 	}
 	within(t, "inter-key collection", o.elapsed, 1500*ms, 2000*ms)
 
-	o, _ = collect(t, eslsim.Script{NoMedia: true, DTMF: keys(200*ms, byte('7'), 400*ms, byte('8'), 600*ms, byte('9')), HangupAt: 20 * time.Second},
+	o, _ = collect(t, eslsim.Script{NoMedia: true, DTMF: pressAt(200*ms, byte('7'), 400*ms, byte('8'), 600*ms, byte('9')), HangupAt: 20 * time.Second},
 		adapter.DigitSpec{Prompts: []adapter.Prompt{tonePrompt(3000)}, NumDigits: 2, Timeout: 3 * time.Second, DigitTimeout: 3 * time.Second})
 	if o.err != nil || o.res.Digits != "78" || o.res.Reason != adapter.DigitsComplete {
 		t.Fatalf("numDigits: CollectDigits = %+v, %v", o.res, o.err)

@@ -72,10 +72,8 @@ func keysAt(spec ...any) []keyPress {
 	return out
 }
 
-const ms = time.Millisecond
-
-// since is how long after the answer request r came.
-func (c *call) since(ctx context.Context, r apptest.Request) time.Duration {
+// sinceAnswer is how long after the answer request r came.
+func (c *call) sinceAnswer(ctx context.Context, r apptest.Request) time.Duration {
 	return r.At.Sub(c.answered(ctx).At)
 }
 
@@ -84,6 +82,7 @@ func (c *call) since(ctx context.Context, r apptest.Request) time.Duration {
 // dialect's shape (Digits, with InputType for GetInput), the finish key excluded, and its
 // document replaces the rest.
 func TestGatherDigits(t *testing.T) {
+	const ms = time.Millisecond
 	t.Parallel()
 	for _, tc := range []struct {
 		name, dialect, gather string
@@ -118,7 +117,7 @@ func TestGatherDigits(t *testing.T) {
 				c := newCall(t, tc.dialect).on(p)
 				c.serveAudio("prompt.wav", tone(8000, 1, tc.prompt.Seconds()))
 				c.serve("menu", `<Response><Hangup/></Response>`)
-				c.doc = `<Response>` + fill(tc.gather, "{menu}", c.url("menu"), "{prompt}", `<Play>`+c.url("prompt.wav")+`</Play>`) +
+				c.doc = `<Response>` + fillDoc(tc.gather, "{menu}", c.url("menu"), "{prompt}", `<Play>`+c.url("prompt.wav")+`</Play>`) +
 					`<Redirect>` + c.url("never") + `</Redirect></Response>`
 				c.dialKeys(ctx, nil, tc.keys...)
 				menu := c.wait(ctx, "menu")
@@ -126,7 +125,7 @@ func TestGatherDigits(t *testing.T) {
 				if tc.dialect == "flexml" {
 					wantValues(t, "action", menu, map[string]string{"CallStatus": "in-progress", "From": "15550100001"})
 				}
-				if d := c.since(ctx, menu); d > tc.within {
+				if d := c.sinceAnswer(ctx, menu); d > tc.within {
 					t.Errorf("action %s after the answer, want within %s", d, tc.within)
 				} else {
 					t.Logf("action %s after the answer", d.Round(ms))
@@ -142,6 +141,7 @@ func TestGatherDigits(t *testing.T) {
 // the next verb runs and the action is not requested, in both dialects; with FlexML's
 // actionOnEmptyResult the action is requested with empty Digits instead.
 func TestGatherNoInput(t *testing.T) {
+	const ms = time.Millisecond
 	t.Parallel()
 	for _, tc := range []struct {
 		name, dialect, gather string
@@ -160,7 +160,7 @@ func TestGatherNoInput(t *testing.T) {
 				c.serveAudio("prompt.wav", tone(8000, 1, 1.5))
 				c.serve("menu", `<Response><Hangup/></Response>`)
 				c.serve("next", `<Response><Hangup/></Response>`)
-				c.doc = `<Response>` + fill(tc.gather, "{menu}", c.url("menu"), "{prompt}", `<Play>`+c.url("prompt.wav")+`</Play>`) +
+				c.doc = `<Response>` + fillDoc(tc.gather, "{menu}", c.url("menu"), "{prompt}", `<Play>`+c.url("prompt.wav")+`</Play>`) +
 					`<Redirect>` + c.url("next") + `</Redirect></Response>`
 				c.dialKeys(ctx, nil)
 				then := "next"
@@ -169,7 +169,7 @@ func TestGatherNoInput(t *testing.T) {
 				}
 				r := c.wait(ctx, then)
 				// 1.5 s of prompt, then 2 s of waiting for the first key
-				if d := c.since(ctx, r); d < 3500*ms {
+				if d := c.sinceAnswer(ctx, r); d < 3500*ms {
 					t.Errorf("%s requested %s after the answer: the first-key timeout must run from the end of the prompt", then, d)
 				} else {
 					t.Logf("%s requested %s after the answer", then, d.Round(ms))
@@ -192,6 +192,7 @@ func TestGatherNoInput(t *testing.T) {
 // no key, the second a key outside validDigits (invalidDigitsSound plays), the third a valid
 // key, which the action gets. Each attempt plays the prompt again.
 func TestGatherPlivoRetries(t *testing.T) {
+	const ms = time.Millisecond
 	t.Parallel()
 	onPBXs(t, func(t *testing.T, p pbx) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -208,7 +209,7 @@ func TestGatherPlivoRetries(t *testing.T) {
 		c.dialKeys(ctx, nil, keysAt(5000*ms, byte('9'), 7500*ms, byte('2'))...)
 		menu := c.wait(ctx, "menu")
 		wantValues(t, "action", menu, map[string]string{"Digits": "2"})
-		if d := c.since(ctx, menu); d < 7*time.Second {
+		if d := c.sinceAnswer(ctx, menu); d < 7*time.Second {
 			t.Errorf("action %s after the answer, before the third attempt's key", d)
 		}
 		if n := c.count("invalid.wav"); n < 1 {
@@ -223,6 +224,7 @@ func TestGatherPlivoRetries(t *testing.T) {
 // ends the message with #, the action's document asks with a Gather, the caller presses 1,
 // and the menu's document records again; the second message (spoken again) is stored whole.
 func TestGatherThenRecord(t *testing.T) {
+	const ms = time.Millisecond
 	t.Parallel()
 	for _, tc := range []struct{ dialect, record, gather string }{
 		{"flexml", `<Record action="{next}" finishOnKey="#" maxLength="30" playBeep="false"/>`,
@@ -237,9 +239,9 @@ func TestGatherThenRecord(t *testing.T) {
 				defer cancel()
 				c := newCall(t, tc.dialect).on(p)
 				c.serveAudio("prompt.wav", tone(8000, 1, 1))
-				c.doc = `<Response>` + fill(tc.record, "{next}", c.url("recorded")) + `</Response>`
-				c.serve("recorded", `<Response>`+fill(tc.gather, "{menu}", c.url("menu"), "{prompt}", `<Play>`+c.url("prompt.wav")+`</Play>`)+`</Response>`)
-				c.serve("menu", `<Response>`+fill(tc.record, "{next}", c.url("recorded2"))+`</Response>`)
+				c.doc = `<Response>` + fillDoc(tc.record, "{next}", c.url("recorded")) + `</Response>`
+				c.serve("recorded", `<Response>`+fillDoc(tc.gather, "{menu}", c.url("menu"), "{prompt}", `<Play>`+c.url("prompt.wav")+`</Play>`)+`</Response>`)
+				c.serve("menu", `<Response>`+fillDoc(tc.record, "{next}", c.url("recorded2"))+`</Response>`)
 				c.serve("recorded2", `<Response><Hangup/></Response>`)
 				// speech 0-7.05 s, '#' at 7.5 s; the menu from about 8 s; '1' at 10 s; the second
 				// Record from about 10.3 s: speech 11-18.05 s, '#' at 18.5 s
@@ -262,8 +264,8 @@ func TestGatherThenRecord(t *testing.T) {
 	}
 }
 
-// fill replaces placeholders in a document template: fill(s, "{a}", x, "{b}", y).
-func fill(s string, kv ...string) string {
+// fillDoc replaces placeholders in a document template: fillDoc(s, "{a}", x, "{b}", y).
+func fillDoc(s string, kv ...string) string {
 	for i := 0; i+1 < len(kv); i += 2 {
 		s = strings.ReplaceAll(s, kv[i], kv[i+1])
 	}
