@@ -392,3 +392,33 @@ func TestGatherLogFalse(t *testing.T) {
 		})
 	}
 }
+
+// FlexML loopPause puts silence between a Say's repetitions inside the prompts; speech input
+// is not supported, so a GetInput for speech is skipped and the next verb runs.
+func TestGatherPromptsAndSpeech(t *testing.T) {
+	r := runGather(t, "flexml", `<Response>
+  <Gather action="/menu"><Say loop="3" loopPause="1">Menu</Say></Gather>
+</Response>`, map[string]string{"/menu": `<Response><Hangup/></Response>`},
+		adapter.DigitResult{Digits: "1", Reason: adapter.DigitsTimeout})
+	sp := r.call.specs[0]
+	var got []string
+	for _, p := range sp.Prompts {
+		if p.Play != nil {
+			got = append(got, fmt.Sprintf("%s x%d", p.Play.URL, p.Play.Loops))
+		} else {
+			got = append(got, "silence "+p.Silence.String())
+		}
+	}
+	if want := "tts:Menu x1,silence 1s,tts:Menu x1,silence 1s,tts:Menu x1"; strings.Join(got, ",") != want {
+		t.Errorf("prompts %q, want %s", strings.Join(got, ","), want)
+	}
+
+	r = runGather(t, "plivo", `<Response>
+  <GetInput action="http://app.test/menu" inputType="speech"><Speak>Say something</Speak></GetInput>
+  <Redirect>http://app.test/next</Redirect>
+</Response>`, map[string]string{"/menu": `<Response/>`, "/next": `<Response><Hangup/></Response>`})
+	if len(r.call.specs) != 0 || len(r.app.requests("/menu")) != 0 || len(r.app.requests("/next")) != 1 {
+		t.Errorf("speech input: %d collections, action %d, next %d; want the verb skipped", len(r.call.specs),
+			len(r.app.requests("/menu")), len(r.app.requests("/next")))
+	}
+}
