@@ -399,11 +399,6 @@ func q850Code(name string) (int, bool) {
 	return 0, false
 }
 
-// CollectDigits is not implemented yet.
-func (c *call) CollectDigits(ctx context.Context, d adapter.DigitSpec) (adapter.DigitResult, error) {
-	return adapter.DigitResult{}, fmt.Errorf("collect digits: %w", adapter.ErrUnsupported)
-}
-
 // Dial is not implemented yet.
 func (c *call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult, error) {
 	return adapter.DialResult{Target: -1}, fmt.Errorf("dial: %w", adapter.ErrUnsupported)

@@ -400,8 +400,3 @@ func (c *Call) watch(f func(*event)) (remove func()) {
 		c.mu.Unlock()
 	}
 }
-
-// CollectDigits is not implemented yet.
-func (c *Call) CollectDigits(ctx context.Context, d adapter.DigitSpec) (adapter.DigitResult, error) {
-	return adapter.DigitResult{}, fmt.Errorf("collect digits: %w", adapter.ErrUnsupported)
-}
