@@ -27,7 +27,7 @@ var bin string
 
 func TestMain(m *testing.M) {
 	itest.Main(m, &bin, "the pbxbridge call tests run with PBXBRIDGE_INTEGRATION=1, against the project's Asterisk (make asterisk)",
-		"sipp")
+		"sipp", "espeak-ng")
 }
 
 // toneWAV writes a WAV of a 440 Hz tone: loud enough that no silence limit ends a recording.
