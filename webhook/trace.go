@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"regexp"
@@ -19,8 +20,8 @@ type Exchange struct {
 	Attempt  int           `json:"attempt"`
 	Method   string        `json:"method"`
 	URL      string        `json:"url"`
-	Params   url.Values    `json:"params,omitempty"` // the form body, or the query of a GET
-	Body     string        `json:"body,omitempty"`   // a body that is not a form (JSON), shortened
+	Params   url.Values    `json:"params,omitempty"` // the form or JSON object body, or the query of a GET
+	Body     string        `json:"body,omitempty"`   // a body that is neither, shortened
 	Document bool          `json:"document,omitempty"`
 	Status   int           `json:"status,omitempty"` // the final HTTP status, 0 when none came
 	Took     time.Duration `json:"took"`
@@ -58,6 +59,13 @@ func (c *Client) trace(r *Request, n int, start time.Time, resp *Response, err e
 					ex.Params[k] = append(ex.Params[k], vs...)
 				}
 			}
+		} else if fields, ok := jsonFields(r.Body); ok {
+			if ex.Params == nil {
+				ex.Params = url.Values{}
+			}
+			for k, v := range fields {
+				ex.Params[k] = append(ex.Params[k], v)
+			}
 		} else {
 			b := r.Body
 			if len(b) > traceLimit {
@@ -83,6 +91,25 @@ func (c *Client) trace(r *Request, n int, start time.Time, resp *Response, err e
 		ex.Err = err.Error()
 	}
 	c.tracer(ex)
+}
+
+// jsonFields reads a JSON object's fields as text (CarrierX's callbacks are flat objects):
+// strings as they are, anything else as its JSON text.
+func jsonFields(body []byte) (map[string]string, bool) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return nil, false
+	}
+	out := make(map[string]string, len(obj))
+	for k, raw := range obj {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			out[k] = s
+			continue
+		}
+		out[k] = string(raw)
+	}
+	return out, true
 }
 
 // traceAttempt wraps attempt with its trace.

@@ -39,6 +39,14 @@ func TestTrace(t *testing.T) {
 	if _, err := c.Do(context.Background(), Request{Kind: "action", Method: translate.GET, URL: fu}); err == nil {
 		t.Fatal("a 500 succeeded")
 	}
+	if _, err := c.Do(context.Background(), Request{Kind: "callback", URL: u, Body: []byte(`{"RecordingDuration":5,"CallSid":"c1","ApiKey":"k"}`),
+		BodyType: "application/json"}); err != nil {
+		t.Fatal(err)
+	}
+	if j := got[len(got)-1]; j.Params.Get("RecordingDuration") != "5" || j.Params.Get("CallSid") != "c1" || j.Params.Get("ApiKey") != "[redacted]" || j.Body != "" {
+		t.Errorf("JSON callback traced as %+v", j)
+	}
+	got = got[:2]
 	if len(got) != 2 {
 		t.Fatalf("%d exchanges traced, want 2", len(got))
 	}
