@@ -108,19 +108,8 @@ cmd_start() {
 	# execs in place and $! is Asterisk's own PID (checked by our_pid).
 	# -U/-G asterisk, never root: as root Asterisk drops capabilities and cannot read
 	# its own 0640 config (shared/spec/asterisk.md §6). -n: no colours in the log.
-	# Every descriptor above stderr is closed first: Asterisk outlives this script, and an
-	# inherited descriptor would outlive it too. Above all the lock of
-	# `flock /tmp/pbx-asterisk.lock run.sh start` (flock(1) passes its locked descriptor to
-	# the command): Asterisk would hold that lock for as long as it runs, and every other
-	# user of the shared Asterisk would wait for ever.
-	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
-		done
-		exec setsid chroot "$ROOT" "${CHROOT_ENV[@]}" /usr/sbin/asterisk -f -n -U asterisk -G asterisk -vvv \
-			</dev/null >>"$LOGFILE" 2>&1
-	) &
+	setsid chroot "$ROOT" "${CHROOT_ENV[@]}" /usr/sbin/asterisk -f -n -U asterisk -G asterisk -vvv \
+		</dev/null >>"$LOGFILE" 2>&1 6>&- 7>&- &
 	pid=$!
 	echo "$pid" >"$PIDFILE"
 
