@@ -48,6 +48,9 @@ type Deps struct {
 	Wake func()
 	// Observe, when set, is told of calls, verbs, recordings and store retries (metrics).
 	Observe Observer
+	// Trace, when set, is told each call's documents, verbs and recordings in detail
+	// (`pbxbridge call`).
+	Trace Tracer
 	// Now and NewID are injectable for tests; defaults are time.Now and random UUIDs.
 	Now   func() time.Time
 	NewID func() string
@@ -136,6 +139,7 @@ type session struct {
 	announced map[string]announcement
 	ended     time.Time
 	started   time.Time
+	flowErr   string // why the call flow failed, for the trace; only the call's goroutine
 }
 
 // Handle runs one call to its end. It is the handler given to PBX.Serve.
@@ -178,6 +182,7 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 	e.observe().CallStarted(info.PBX, app.Dialect)
 	defer e.observe().CallEnded(info.PBX, app.Dialect)
 	s.saveState(ctx, "", 0)
+	s.trace(TraceEvent{Kind: TraceCallStarted, From: info.From, To: info.To})
 
 	s.run(ctx)
 
@@ -198,6 +203,7 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 		s.log.Warn("removing call state", "err", err)
 	}
 	s.log.Info("call ended", "duration", s.callParams().Duration.Round(time.Millisecond))
+	s.trace(TraceEvent{Kind: TraceCallEnded, Duration: s.callParams().Duration, Err: s.flowErr})
 }
 
 func orDefault(s, def string) string {
@@ -223,6 +229,7 @@ func (s *session) run(ctx context.Context) {
 	}
 	if err != nil {
 		s.log.Error("call flow failed; hanging up", "err", err)
+		s.flowErr = err.Error()
 	}
 	// A document that runs out of verbs ends the call, in both dialects.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -248,8 +255,10 @@ func (s *session) execute(ctx context.Context, prog *translate.Program) (*transl
 		s.saveState(ctx, v.Element(), i)
 		vlog := s.log.With("verb", v.Element(), "pos", v.Position().String())
 		vlog.Debug("verb")
+		s.trace(TraceEvent{Kind: TraceVerbStarted, Verb: v.Element(), Pos: v.Position().String(), Index: i})
 		next, done, err := s.verb(ctx, vlog, prog, v)
 		s.e.observe().VerbDone(v.Element(), verbOutcome(err))
+		s.traceVerb(v, i, err)
 		if err != nil {
 			if errors.Is(err, ErrHangup) {
 				return nil, err
