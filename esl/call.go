@@ -26,8 +26,9 @@ type Call struct {
 	sock *sock
 	conn *eslgo.Conn // sock.conn
 	uuid string
-	info adapter.CallInfo
-	log  *slog.Logger
+	info  adapter.CallInfo
+	log   *slog.Logger
+	label func(...slog.Attr) // labels log with the engine's call_id and app (LabelLog)
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
