@@ -57,8 +57,8 @@ type PBX struct {
 	served   atomic.Bool
 	draining atomic.Bool // Drain was called: new calls go back to the dialplan
 	ready    atomic.Bool
-	lost   atomic.Bool // the library reported a lost websocket since the last reconcile
-	drops  atomic.Bool // a bus buffer was seen full since the last reconcile
+	lost     atomic.Bool // the library reported a lost websocket since the last reconcile
+	drops    atomic.Bool // a bus buffer was seen full since the last reconcile
 
 	mu       sync.Mutex
 	cl       ari.Client

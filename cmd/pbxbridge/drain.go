@@ -59,12 +59,14 @@ func drainCheck(draining *atomic.Bool) httpapi.Check {
 
 // drainer runs the graceful stop, step by step (serve calls them in order).
 type drainer struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	eng      *adapter.Engine
-	pbxs     []adapter.PBX
-	worker   interface{ Wake() }
-	outbox   interface{ Pending(context.Context) (int, error) }
+	cfg    *config.Config
+	log    *slog.Logger
+	eng    *adapter.Engine
+	pbxs   []adapter.PBX
+	worker interface{ Wake() }
+	outbox interface {
+		Pending(context.Context) (int, error)
+	}
 	draining *atomic.Bool
 
 	began             time.Time
@@ -165,4 +167,3 @@ func (d *drainer) done() {
 		"calls_took", d.callsTook.Round(time.Millisecond), "flush_took", d.flushTook.Round(time.Millisecond),
 		"total", time.Since(d.began).Round(time.Millisecond), "calls_stopped", d.stopped, "callbacks_left", d.leftover)
 }
-

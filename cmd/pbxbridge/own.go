@@ -111,9 +111,9 @@ type reserve struct {
 	mk       func() adapter.PBX
 	serving  atomic.Bool // this instance owns the PBX: Serve runs
 	draining atomic.Bool // Drain was called: no new period of ownership starts
-	mu      sync.Mutex
-	cur     adapter.PBX
-	used    bool // cur has been served
+	mu       sync.Mutex
+	cur      adapter.PBX
+	used     bool // cur has been served
 }
 
 var (
