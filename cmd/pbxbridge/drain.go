@@ -46,7 +46,7 @@ func stopOnSignal(log *slog.Logger, exit func()) (context.Context, func()) {
 }
 
 // errDraining is /readyz's "draining" check once the drain has started.
-var errDraining = errors.New("draining: pbxbridge is stopping and takes no new calls")
+var errDraining = errors.New("pbxbridge is stopping and takes no new calls")
 
 func drainCheck(draining *atomic.Bool) httpapi.Check {
 	return httpapi.Check{Name: "draining", Check: func(context.Context) error {
@@ -163,7 +163,7 @@ func (d *drainer) flush() {
 
 // done logs the stop's timings.
 func (d *drainer) done() {
-	d.log.Info("pbxbridge stopped",
-		"calls_took", d.callsTook.Round(time.Millisecond), "flush_took", d.flushTook.Round(time.Millisecond),
-		"total", time.Since(d.began).Round(time.Millisecond), "calls_stopped", d.stopped, "callbacks_left", d.leftover)
+	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	d.log.Info("pbxbridge stopped", "calls_took", ms(d.callsTook), "flush_took", ms(d.flushTook),
+		"total", ms(time.Since(d.began)), "calls_stopped", d.stopped, "callbacks_left", d.leftover)
 }

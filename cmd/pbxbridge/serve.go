@@ -191,7 +191,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	runCtx, cancelRun := context.WithCancel(ctx)
+	// runCtx outlives the signal (ctx): the PBXs keep serving the calls in progress while
+	// they drain; it ends once the drain is over.
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	go eng.SweepLifecycle(runCtx, time.Second)
 	jobsDone := make(chan struct{})
