@@ -237,7 +237,9 @@ type Store struct {
 
 // Sentinel names a Redis master watched by Sentinels.
 type Sentinel struct {
-	Master    string   `yaml:"master"`
+	// Master is the name the Sentinels know the master by (sentinel.conf's monitor name).
+	Master string `yaml:"master"`
+	// Addresses are the Sentinels' host:port addresses; at least one with master.
 	Addresses []string `yaml:"addresses"`
 }
 

@@ -1,5 +1,7 @@
 package config
 
+//go:generate go run ./gen -out ../docs/config.md
+
 import "time"
 
 // Shutdown is what `pbxbridge serve` does on SIGTERM or SIGINT: it stops taking new calls
