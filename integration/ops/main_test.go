@@ -50,6 +50,13 @@ type setup struct {
 // appended at the top level (shutdown:, log_format:).
 func newSetup(t *testing.T, doc, extra string) *setup {
 	t.Helper()
+	return newSetupFull(t, doc, extra, "", "")
+}
+
+// newSetupFull is newSetup with more keys for the freeswitch entry (fsExtra, indented) and
+// more apps (appsExtra, list items).
+func newSetupFull(t *testing.T, doc, extra, fsExtra, appsExtra string) *setup {
+	t.Helper()
 	app, err := apptest.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +91,7 @@ freeswitch:
     listen: %s
     record_dir: %s
     command_timeout: 2s
+%s
 apps:
   - name: vm
     dialect: flexml
@@ -92,8 +100,9 @@ apps:
     signing_secret: %s
     numbers: [%s]
 %s
-`, httpPort, filepath.Join(dir, "data"), secretAPI, secretLink, secretOutbox, s.eslAddr, s.recordDir,
-		app.URL, app.URL, secretSigning, number, extra)
+%s
+`, httpPort, filepath.Join(dir, "data"), secretAPI, secretLink, secretOutbox, s.eslAddr, s.recordDir, fsExtra,
+		app.URL, app.URL, secretSigning, number, appsExtra, extra)
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -183,5 +192,17 @@ func (s *setup) waitLog(t *testing.T, d time.Duration, parts ...string) string {
 			t.Fatalf("no log line with %q within %v", parts, d)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// rewrite replaces old with new in the configuration file.
+func (s *setup) rewrite(t *testing.T, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.config, []byte(strings.ReplaceAll(string(b), old, new)), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
