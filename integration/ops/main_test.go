@@ -206,3 +206,71 @@ func (s *setup) rewrite(t *testing.T, old, new string) {
 		t.Fatal(err)
 	}
 }
+
+// waitPathTo waits for a request on path for a call to number.
+func (s *setup) waitPathTo(t *testing.T, path, number string, d time.Duration) apptest.Request {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	r, err := s.app.Wait(ctx, func(r apptest.Request) bool { return r.Path == path && r.Get("To") == number })
+	if err != nil {
+		t.Fatalf("no request on %s for a call to %s within %v: %v", path, number, d, err)
+	}
+	return r
+}
+
+// newSetupAsterisk writes a configuration for the shared test Asterisk (the Stasis
+// application "pbxbridge" of the documented dialplan): the app "voicemail" (/vm) and an app
+// that owns numbers (/doc).
+func newSetupAsterisk(t *testing.T, numbers ...string) *setup {
+	t.Helper()
+	app, err := apptest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	for _, p := range []string{"/act", "/cb", "/status"} {
+		app.Status(p, http.StatusOK)
+	}
+	app.Document("/act", `<Response><Hangup/></Response>`)
+	dir := t.TempDir()
+	httpPort, err := apptest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &setup{dir: dir, config: filepath.Join(dir, "pbxbridge.yaml"), log: filepath.Join(dir, "pbxbridge.log"),
+		httpURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), app: app}
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
+data_dir: %s
+log_level: debug
+api_token: %s
+link_secret: %s
+outbox:
+  key: %s
+asterisk:
+  - name: ast
+    password: %s
+    application: pbxbridge
+apps:
+  - name: ops
+    dialect: flexml
+    url: %s/doc
+    status_url: %s/status
+    signing_secret: %s
+    numbers: [%s]
+  - name: voicemail
+    dialect: flexml
+    url: %s/vm
+`, httpPort, filepath.Join(dir, "data"), secretAPI, secretLink, secretOutbox, ariPassword,
+		app.URL, app.URL, secretSigning, strings.Join(numbers, ", "), app.URL)
+	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(s.log)
+			t.Logf("pbxbridge's log:\n%s", apptest.Tail(string(b), 150))
+		}
+	})
+	return s
+}
