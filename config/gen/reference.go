@@ -64,44 +64,42 @@ func parseDocs(dir string) (*docs, error) {
 		})
 	}
 	d := &docs{fields: map[string]map[string]string{}, types: map[string]string{}}
-	{
-		for _, f := range files {
-			for _, decl := range f.Decls {
-				gd, ok := decl.(*ast.GenDecl)
-				if !ok || gd.Tok != token.TYPE {
+	for _, f := range files {
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				ts := spec.(*ast.TypeSpec)
+				doc := ts.Doc
+				if doc == nil && len(gd.Specs) == 1 {
+					doc = gd.Doc
+				}
+				d.types[ts.Name.Name] = text(doc)
+				st, ok := ts.Type.(*ast.StructType)
+				if !ok {
 					continue
 				}
-				for _, spec := range gd.Specs {
-					ts := spec.(*ast.TypeSpec)
-					doc := ts.Doc
-					if doc == nil && len(gd.Specs) == 1 {
-						doc = gd.Doc
+				m := map[string]string{}
+				prev, prevLine := "", -2
+				for _, fl := range st.Fields.List {
+					t := text(fl.Doc)
+					if t == "" {
+						t = text(fl.Comment)
 					}
-					d.types[ts.Name.Name] = text(doc)
-					st, ok := ts.Type.(*ast.StructType)
-					if !ok {
-						continue
+					line := fset.Position(fl.Pos()).Line
+					if t == "" && line == prevLine+1 && !isStruct(structs, fl.Type) {
+						// one comment above a run of fields describes them all (a struct
+						// field is described by its type instead)
+						t = prev
 					}
-					m := map[string]string{}
-					prev, prevLine := "", -2
-					for _, fl := range st.Fields.List {
-						t := text(fl.Doc)
-						if t == "" {
-							t = text(fl.Comment)
-						}
-						line := fset.Position(fl.Pos()).Line
-						if t == "" && line == prevLine+1 && !isStruct(structs, fl.Type) {
-							// one comment above a run of fields describes them all (a struct
-							// field is described by its type instead)
-							t = prev
-						}
-						for _, n := range fl.Names {
-							m[n.Name] = t
-						}
-						prev, prevLine = t, fset.Position(fl.End()).Line
+					for _, n := range fl.Names {
+						m[n.Name] = t
 					}
-					d.fields[ts.Name.Name] = m
+					prev, prevLine = t, fset.Position(fl.End()).Line
 				}
+				d.fields[ts.Name.Name] = m
 			}
 		}
 	}
