@@ -100,8 +100,8 @@ func originate(t *testing.T, far, exten, dpContext string) string {
 //
 //   - 500@voicemail reaches the app named "voicemail";
 //   - a call into from-trunk reaches the app that lists the dialled number, and is recording
-//     when pbxbridge gets SIGTERM; it goes on, ends on its own ('#', then the action's
-//     Hangup), and its callbacks arrive;
+//     when pbxbridge gets SIGTERM; it goes on, ends on its own (the far end hangs up a few
+//     seconds later: the recording is stored), and its callbacks arrive;
 //   - a call into from-trunk during the drain is sent back to the dialplan
 //     (POST /channels/{id}/continue): it leaves Stasis and Asterisk runs the next priority
 //     of from-trunk, the documented Hangup(); the application never sees it;
@@ -121,7 +121,7 @@ func TestAsteriskDocumentedDialplanAndDrain(t *testing.T) {
 	vm := s.waitPath(t, "/vm", "", 15*time.Second)
 	t.Logf("500@voicemail reached app voicemail (CallSid %s)", vm.Get("CallSid"))
 
-	originate(t, "s", numA, "from-trunk") // the far end speaks ~3 s from 1 s, then sends '#'
+	originate(t, "hang", numA, "from-trunk") // the far end speaks ~3 s from 1 s, then hangs up
 	a := s.waitPathTo(t, "/doc", numA, 15*time.Second)
 	sid := a.Get("CallSid")
 	s.waitLog(t, 5*time.Second, `"msg":"recording"`)
@@ -160,8 +160,7 @@ wait:
 		t.Error("the continue failed and pbxbridge hung the call up itself")
 	}
 
-	s.waitPath(t, "/act", sid, 20*time.Second)
-	cb := s.waitPath(t, "/cb", sid, 10*time.Second)
+	cb := s.waitPath(t, "/cb", sid, 20*time.Second)
 	st := s.waitPath(t, "/status", sid, 10*time.Second)
 	if cb.Get("RecordingUrl") == "" || st.Get("CallStatus") != "completed" {
 		t.Errorf("call in progress: callbackUrl %v, status %v", cb.Params, st.Params)
@@ -172,6 +171,9 @@ wait:
 	m := stoppedLine(t, s)
 	t.Logf("SIGTERM to exit %v; stop line: calls_took=%v flush_took=%v total=%v calls_stopped=%v callbacks_left=%v",
 		time.Since(sent).Round(time.Millisecond), m["calls_took"], m["flush_took"], m["total"], m["calls_stopped"], m["callbacks_left"])
+	if m["calls_stopped"] != float64(0) || m["callbacks_left"] != float64(0) {
+		t.Errorf("stop line %v: want the call in progress to have ended on its own, and no callback left", m)
+	}
 	for _, r := range s.app.Requests() {
 		if r.Get("To") == numB {
 			t.Errorf("the application saw the call refused during the drain: %s %s", r.Method, r.Path)
