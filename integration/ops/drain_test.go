@@ -1,13 +1,17 @@
 package ops
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pbxbridge/pbxbridge/integration/apptest"
 	"github.com/pbxbridge/pbxbridge/integration/eslsim"
 )
 
@@ -189,4 +193,58 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	t.Logf("second signal to exit: %v", time.Since(sent).Round(time.Millisecond))
 	s.waitLog(t, time.Second, "second signal: exiting at once")
+}
+
+// TestDrainLeavesUndeliveredCallbacks: a status callback the application refuses (503, with
+// retries) is still queued when flush_timeout (1s) ends: pbxbridge exits 0 all the same, logs
+// how many callbacks it leaves, and the next start over the same data_dir delivers it.
+func TestDrainLeavesUndeliveredCallbacks(t *testing.T) {
+	sim := eslsim.New(eslsim.Options{})
+	t.Cleanup(sim.Close)
+	s := newSetup(t, "", "log_format: json\nshutdown:\n  flush_timeout: 1s")
+	s.rewrite(t, "status_url: "+s.app.URL+"/status", `status_url: "`+s.app.URL+`/status#rc=5&rp=5xx"`)
+	s.app.Document("/doc", `<Response><Hangup/></Response>`)
+	var refuse atomic.Bool
+	refuse.Store(true)
+	s.app.Handle("/status", func(apptest.Request) (int, string) {
+		if refuse.Load() {
+			return http.StatusServiceUnavailable, ""
+		}
+		return http.StatusOK, ""
+	})
+	p := s.start(t)
+	ch, err := sim.Call(s.eslAddr, eslsim.Script{From: "15550100008", To: number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ch.Done()
+	sid := s.waitPath(t, "/status", "", 10*time.Second).Get("CallSid") // refused
+	sent := time.Now()
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	m := stoppedLine(t, s)
+	t.Logf("SIGTERM to exit %v with a refused callback queued: flush_took=%v callbacks_left=%v",
+		time.Since(sent).Round(time.Millisecond), m["flush_took"], m["callbacks_left"])
+	if m["callbacks_left"] != float64(1) {
+		t.Errorf("callbacks_left %v, want 1", m["callbacks_left"])
+	}
+	s.waitLog(t, time.Second, "callbacks left queued in the store for the next start")
+
+	refuse.Store(false)
+	from := time.Now()
+	p2 := s.start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if _, err := s.app.Wait(ctx, func(r apptest.Request) bool {
+		return r.Path == "/status" && r.Get("CallSid") == sid && r.At.After(from)
+	}); err != nil {
+		t.Fatalf("the callback left in the store was not delivered after the restart: %v", err)
+	}
+	t.Logf("delivered %v after the restart", time.Since(from).Round(time.Millisecond))
+	p2.Signal(t, syscall.SIGTERM)
+	if code := p2.Wait(t, 30*time.Second); code != 0 {
+		t.Errorf("second run: exit status %d", code)
+	}
 }
