@@ -63,9 +63,10 @@ type Engine struct {
 	Deps
 	owner string // outbox lease owner for requests the call goroutines send themselves
 	bg    sync.WaitGroup
-	// running holds the ids of the calls this process runs (Handle), which Reconcile leaves
-	// alone.
+	// running maps the ids of the calls this process runs (Handle), which Reconcile leaves
+	// alone, to the cancel function of each call's context (StopCalls).
 	running sync.Map
+	active  calls // how many calls Handle runs (WaitCalls)
 	// jobWake nudges RunJobs when a job is added or a worker is free (buffered, 1).
 	jobWake chan struct{}
 }
@@ -144,6 +145,8 @@ type session struct {
 
 // Handle runs one call to its end. It is the handler given to PBX.Serve.
 func (e *Engine) Handle(ctx context.Context, c Call) {
+	e.active.add(1)
+	defer e.active.add(-1)
 	info := c.Info()
 	named := ""
 	if len(info.AppArgs) > 0 {
@@ -162,7 +165,12 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 		s.id = strings.ReplaceAll(s.id, "-", "") // CarrierX CallSids are 32 hex characters
 	}
 	s.log = log.With("call_id", s.id, "app", app.Name)
-	e.running.Store(s.id, struct{}{})
+	if l, ok := c.(Labeler); ok {
+		l.LabelLog(slog.String("call_id", s.id), slog.String("app", app.Name))
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	e.running.Store(s.id, stop)
 	defer e.running.Delete(s.id)
 	s.params = translate.CallParams{
 		CallID:        s.id,
@@ -227,7 +235,10 @@ func (s *session) run(ctx context.Context) {
 		// torn the call down, would replace its cause (a busy Reject's 486 became a 603).
 		return
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrShutdown) || errors.Is(context.Cause(ctx), ErrShutdown):
+		s.log.Warn("drain timeout: the call is hung up", "err", err)
+	case err != nil:
 		s.log.Error("call flow failed; hanging up", "err", err)
 		s.flowErr = err.Error()
 	}
