@@ -160,7 +160,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		return callExitUsage
 	}
 	tr := newCallTrace(stdout, f.json)
-	log := newLogger(stderr, f.logLevel)
+	log := newLogger(stderr, f.logLevel, cfg.LogFormat)
 	return placeCall(ctx, cfg, f, ulaw, what, digits, tr, log)
 }
 
