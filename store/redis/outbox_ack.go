@@ -33,22 +33,20 @@ const (
 
 // ackScript acknowledges ARGV[2] entries given as (id, owner) pairs from ARGV[3] on, each as
 // a lone Ack would: it returns one reply per pair ("ok", "notfound" or "conflict"). The calls
-// that lost an entry are rescheduled once each, after all the removals.
+// with a queue that lost an entry are rescheduled once each, after all the removals.
 var ackScript = goredis.NewScript(luaPrelude + `
 local n = tonumber(ARGV[2])
 local out, calls, acked = {}, {}, 0
 for i = 0, n - 1 do
   local id = ARGV[3 + i * 2]
-  local call, err = owned(id, ARGV[4 + i * 2])
+  local call, m = owned(id, ARGV[4 + i * 2])
   if call then
     redis.call('DEL', P .. 'e:' .. id)
-    redis.call('ZREM', P .. 'q:' .. call, id)
-    redis.call('ZREM', P .. 'l:' .. call, id)
+    if unplace(id, call, m) then calls[call] = true end
     acked = acked + 1
-    calls[call] = true
     out[i + 1] = 'ok'
   else
-    out[i + 1] = err
+    out[i + 1] = m
   end
 end
 if acked > 0 then redis.call('DECRBY', P .. 'n', acked) end
@@ -153,7 +151,7 @@ func (s *Store) ackGroup(ctx context.Context, group []*ackReq) {
 	for _, r := range group {
 		args = append(args, r.id, r.owner)
 	}
-	res, err := ackScript.Run(ctx, s.c, []string{s.k.due()}, args...).StringSlice()
+	res, err := ackScript.Run(ctx, s.c, []string{s.k.ready()}, args...).StringSlice()
 	if err == nil && len(res) != len(group) {
 		err = fmt.Errorf("ack script: %d replies for %d entries", len(res), len(group))
 	} else if err != nil {
