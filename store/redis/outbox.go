@@ -96,6 +96,20 @@ local function unplace(id, call, m)
   redis.call('ZREM', R, id)
   return false
 end
+-- batch runs cmd (with key, unless key is nil) over the list args, a thousand at a time (the
+-- Lua stack bounds unpack), and returns the sum of the integer replies.
+local function batch(cmd, key, args)
+  local sum = 0
+  for i = 1, #args, 1000 do
+    local j = math.min(i + 999, #args)
+    if key then
+      sum = sum + redis.call(cmd, key, unpack(args, i, j))
+    else
+      sum = sum + redis.call(cmd, unpack(args, i, j))
+    end
+  end
+  return sum
+end
 -- owned reads an entry's call and m, checking that owner holds its lease.
 local function owned(id, owner)
   local f = redis.call('HMGET', P .. 'e:' .. id, 'c', 'o', 'm')
@@ -111,15 +125,37 @@ const entryArgs = 10
 var (
 	// ARGV[2] is the entry count; each entry is id, call, seq, d, nu, owner, lu, attempts,
 	// next, err. Empty fields (all but the first five, most of the time) are not stored.
+	//
+	// Commands that the entries share are sent once for all of them (one EXISTS for the
+	// conflicts, one HMGET and one HSET of the heads, one ZADD of the ready set), so that an
+	// entry of a new call costs one command of its own, its HSET.
 	enqueueScript = goredis.NewScript(luaPrelude + `
 local n = tonumber(ARGV[2])
-local seen = {}
+local seen, keys, calls, ci = {}, {}, {}, {}
 for i = 0, n - 1 do
-  local id = ARGV[3 + i * 10]
-  if seen[id] or redis.call('EXISTS', P .. 'e:' .. id, P .. 'x:' .. id) > 0 then return 'conflict:' .. id end
+  local b = 3 + i * 10
+  local id, call = ARGV[b], ARGV[b + 1]
+  if seen[id] then return 'conflict:' .. id end
   seen[id] = true
+  keys[#keys + 1] = P .. 'e:' .. id
+  keys[#keys + 1] = P .. 'x:' .. id
+  if not ci[call] then
+    calls[#calls + 1] = call
+    ci[call] = #calls
+  end
 end
-local calls = {}
+if batch('EXISTS', nil, keys) > 0 then
+  for i = 0, n - 1 do
+    local id = ARGV[3 + i * 10]
+    if redis.call('EXISTS', P .. 'e:' .. id, P .. 'x:' .. id) > 0 then return 'conflict:' .. id end
+  end
+end
+local heads = {}
+for i = 1, #calls, 1000 do
+  local got = redis.call('HMGET', H, unpack(calls, i, math.min(i + 999, #calls)))
+  for j, h in ipairs(got) do heads[calls[i + j - 1]] = h end
+end
+local newHeads, ready, multi = {}, {}, {}
 for i = 0, n - 1 do
   local b = 3 + i * 10
   local id, call, seq, nu, owner = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 4], ARGV[b + 5]
@@ -132,11 +168,29 @@ for i = 0, n - 1 do
   if ARGV[b + 7] ~= '0' then h[#h + 1] = 'a'; h[#h + 1] = ARGV[b + 7] end
   if ARGV[b + 8] ~= '' then h[#h + 1] = 'next'; h[#h + 1] = ARGV[b + 8] end
   if ARGV[b + 9] ~= '' then h[#h + 1] = 'err'; h[#h + 1] = ARGV[b + 9] end
-  redis.call('HSET', P .. 'e:' .. id, unpack(h))
-  if place(id, call, seq, nu, lu) then calls[call] = true end
+  local hid = heads[call]
+  if not hid then
+    -- The call's first entry: its head, in the fewest keys.
+    heads[call] = id
+    redis.call('HSET', P .. 'e:' .. id, unpack(h))
+    newHeads[#newHeads + 1] = call
+    newHeads[#newHeads + 1] = id
+    if lu and tonumber(lu) > tonumber(nu) then nu = lu end
+    ready[#ready + 1] = nu
+    ready[#ready + 1] = id
+  else
+    h[#h + 1] = 'm'; h[#h + 1] = '1'
+    redis.call('HSET', P .. 'e:' .. id, unpack(h))
+    queued(call, hid)
+    redis.call('ZADD', P .. 'q:' .. call, seq, id)
+    if lu then redis.call('ZADD', P .. 'l:' .. call, lu, id) end
+    multi[call] = true
+  end
 end
+if #newHeads > 0 then batch('HSET', H, newHeads) end
+if #ready > 0 then batch('ZADD', R, ready) end
 redis.call('INCRBY', P .. 'n', ARGV[2])
-for call in pairs(calls) do resched(call) end
+for call in pairs(multi) do resched(call) end
 return 'ok'
 `)
 	// The heads in the ready set up to now are claimable (see above), so the lease Claim gives,
@@ -168,6 +222,7 @@ for j = 0, tonumber(ARGV[7]) - 1 do
 end
 local want = tonumber(ARGV[5]) - #out / 4
 if want <= 0 then return out end
+local ready = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', R, '-inf', ARGV[2], 'LIMIT', 0, want)) do
   local e = P .. 'e:' .. id
   local f = redis.call('HMGET', e, 'd', 'a', 'next', 'err', 'm', 'c')
@@ -175,13 +230,15 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', R, '-inf', ARGV[2], 'LIMIT', 0, 
     local att = tostring((tonumber(f[2]) or 0) + 1)
     redis.call('HSET', e, 'o', owner, 'lu', lu, 'ct', tok, 'a', att)
     if f[5] == '1' then redis.call('ZADD', P .. 'l:' .. f[6], lu, id) end
-    redis.call('ZADD', R, lu, id)
+    ready[#ready + 1] = lu
+    ready[#ready + 1] = id
     local n = #out
     out[n + 1], out[n + 2], out[n + 3], out[n + 4] = f[1], att, f[3] or '', f[4] or ''
   else
     redis.call('ZREM', R, id)
   end
 end
+if #ready > 0 then batch('ZADD', R, ready) end
 return out
 `)
 	retryScript = goredis.NewScript(luaPrelude + `

@@ -34,22 +34,42 @@ const (
 // ackScript acknowledges ARGV[2] entries given as (id, owner) pairs from ARGV[3] on, each as
 // a lone Ack would: it returns one reply per pair ("ok", "notfound" or "conflict"). The calls
 // with a queue that lost an entry are rescheduled once each, after all the removals.
+//
+// The removals the Acks share are sent once for all of them (one DEL of the entries, one HDEL
+// of the heads, one ZREM of the ready set), so that an Ack costs one command of its own, its
+// HMGET. An entry acknowledged earlier in the group reads as gone, as it would alone.
 var ackScript = goredis.NewScript(luaPrelude + `
 local n = tonumber(ARGV[2])
-local out, calls, acked = {}, {}, 0
+local out, calls, gone = {}, {}, {}
+local dels, heads, ready = {}, {}, {}
 for i = 0, n - 1 do
   local id = ARGV[3 + i * 2]
-  local call, m = owned(id, ARGV[4 + i * 2])
+  local call, m = nil, 'notfound'
+  if not gone[id] then call, m = owned(id, ARGV[4 + i * 2]) end
   if call then
-    redis.call('DEL', P .. 'e:' .. id)
-    if unplace(id, call, m) then calls[call] = true end
-    acked = acked + 1
+    gone[id] = true
+    dels[#dels + 1] = P .. 'e:' .. id
+    if m == '1' then
+      redis.call('ZREM', P .. 'q:' .. call, id)
+      redis.call('ZREM', P .. 'l:' .. call, id)
+      calls[call] = true
+    else
+      heads[#heads + 1] = call
+      ready[#ready + 1] = id
+    end
     out[i + 1] = 'ok'
   else
     out[i + 1] = m
   end
 end
-if acked > 0 then redis.call('DECRBY', P .. 'n', acked) end
+if #dels > 0 then
+  batch('DEL', nil, dels)
+  redis.call('DECRBY', P .. 'n', #dels)
+end
+if #heads > 0 then
+  batch('HDEL', H, heads)
+  batch('ZREM', R, ready)
+end
 for call in pairs(calls) do resched(call) end
 return out
 `)
