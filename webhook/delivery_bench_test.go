@@ -196,6 +196,8 @@ func BenchmarkDelivery(b *testing.B) {
 		b.ReportMetric(cpuPct, "cpu-%raw")
 		row(name, rate, raw, goCPU, rCPU, cpuPct, scripts, cmds)
 	}
+	// The Worker's own cost, over a queue in memory that stores nothing (memoutbox_test.go).
+	b.Run("outbox-memory", func(b *testing.B) { run(b, "outbox-memory", &memOutbox{}, nil, nil) })
 	b.Run("outbox-local", func(b *testing.B) {
 		st, err := local.Open(b.TempDir(), local.Options{})
 		if err != nil {
@@ -238,7 +240,7 @@ func BenchmarkDelivery(b *testing.B) {
 	var t strings.Builder
 	fmt.Fprintf(&t, "\n%-22s %9s %9s %7s %12s %15s %11s %10s %9s\n", "", "cb/s", "raw cb/s", "%raw", "go-cpu-µs/cb",
 		"redis-cpu-µs/cb", "cpu-%raw", "scripts/cb", "cmds/cb")
-	for _, name := range []string{"raw-client", "outbox-local", "outbox-redis", "outbox-redis-cluster"} {
+	for _, name := range []string{"raw-client", "outbox-memory", "outbox-local", "outbox-redis", "outbox-redis-cluster"} {
 		if r, ok := rows[name]; ok {
 			t.WriteString(r + "\n")
 		}
