@@ -25,11 +25,15 @@ import (
 // outbox entry's whole life (Enqueue, Claim, Ack) is the store's hot path: one per callback.
 // So a call with one queued entry, by far the usual case, is kept in the fewest keys: its
 // entry's hash, its field in the head hash (call -> head id) and its member of the ready set;
-// the entry's own fields hold its lease. Its life is eleven commands. Only when a second entry
-// of the call is queued does the call get its queue (q:<call>, every queued entry by Seq) and
-// its leases (l:<call>, the lease ends of its leased entries), and each of its entries the
-// field m = 1: from then on every change of the call reschedules it from those (resched)
-// until its last entry is gone, when the keys go with it.
+// the entry's own fields hold its lease. Of its life's twelve commands, eight are shared with
+// the other entries of the same script (one EXISTS, HMGET, HSET and ZADD for an Enqueue's
+// entries, one ZADD for a Claim's, one DEL, HDEL and ZREM for an Ack group's), so it costs
+// about four of its own: an HSET when enqueued, an HMGET and an HSET when claimed, an HMGET
+// when acknowledged. Only when a second entry of the call is queued does the call get its
+// queue (q:<call>, every queued entry by Seq) and its leases (l:<call>, the lease ends of its
+// leased entries), and each of its entries the field m = 1: from then on every change of the
+// call reschedules it from those (resched) until its last entry is gone, when the keys go with
+// it.
 //
 // Every script that changes a head, a NextAt or a lease reschedules the call inside the same
 // script: Redis runs a script atomically, so the ready set never disagrees with the entries.
