@@ -204,18 +204,38 @@ func (c claimed) leaseEnd(lease time.Duration) time.Time { return c.at.Add(lease
 // dispatch claims entries ahead of the deliveries and hands them out as slots free up. It
 // keeps a local buffer: whenever it holds at most Workers/2 entries (and the last Claim did not
 // find the outbox drained), it fills it up to 2×Workers in one Claim, so that a delivery seldom
-// waits for a Claim round trip and a Claim's cost is shared by many entries. At most 3×Workers
-// entries are leased to the worker at once. A buffered
+// waits for a Claim round trip and a Claim's cost is shared by many entries. The Claim runs in
+// a goroutine of its own (one at a time), so that the buffer is still handed out while it is
+// on its way: a Claim's round trip, on a loaded machine, outlasts the few deliveries the rest
+// of the buffer feeds. At most 3×Workers entries are leased to the worker at once. A buffered
 // entry is handed out only if it waited less than maxWait (see run); when Stop is called the
-// buffer is released at once. It is the only caller of Claim and of wg.Add.
+// buffer, with what a Claim in flight returns, is released at once. It is the only caller of
+// wg.Add, and it alone starts Claims.
 func (w *Worker) dispatch() {
 	var buf []claimed
 	defer close(w.done)
-	defer func() { w.releaseBuffered(buf) }()
+	type claimResult struct {
+		es   []adapter.Entry
+		at   time.Time
+		want int
+		err  error
+	}
+	claims := make(chan claimResult, 1)
+	claiming := false // a Claim is on its way; its result comes on claims
+	defer func() {
+		if claiming {
+			r := <-claims
+			for _, e := range r.es {
+				buf = append(buf, claimed{e: e, at: r.at})
+			}
+		}
+		w.releaseBuffered(buf)
+	}()
 	tick := time.NewTicker(w.poll)
 	defer tick.Stop()
 	low := w.n / 2
 	drained := false // the last Claim found fewer due entries than it asked for, or failed
+	again := false   // a Wake or poll came while a Claim was on its way: it may have missed work
 	// After a failed Claim the next waits for a backoff (storeRetryMin doubling to
 	// storeRetryMax), which neither Wake nor the poll cuts short: a store that is down is not
 	// asked again after every delivery. Buffered entries are still handed out meanwhile.
@@ -236,14 +256,39 @@ func (w *Worker) dispatch() {
 			return
 		default:
 		}
-		if !drained && len(buf) <= low && retryC == nil {
+		if !claiming && !drained && len(buf) <= low && retryC == nil {
 			want := 2*w.n - len(buf)
 			now := w.clock.Now()
-			es, err := w.ob.Claim(w.ctx, w.owner, now, w.lease, want)
-			if err != nil {
+			claiming, again = true, false
+			go func() {
+				es, err := w.ob.Claim(w.ctx, w.owner, now, w.lease, want)
+				claims <- claimResult{es: es, at: now, want: want, err: err}
+			}()
+		}
+	handout:
+		for len(buf) > 0 {
+			select {
+			case w.slots <- struct{}{}:
+				buf = w.handout(buf)
+			default:
+				break handout
+			}
+		}
+		var slot chan struct{} // nil, never ready, when there is nothing to hand out
+		if len(buf) > 0 {
+			slot = w.slots
+		}
+		select {
+		case <-w.quit:
+			return
+		case slot <- struct{}{}:
+			buf = w.handout(buf)
+		case r := <-claims:
+			claiming = false
+			if r.err != nil {
 				failures++
 				backoff = min(max(2*backoff, storeRetryMin), storeRetryMax)
-				w.log.Error("webhook: claiming outbox entries", slog.String("error", err.Error()),
+				w.log.Error("webhook: claiming outbox entries", slog.String("error", r.err.Error()),
 					slog.Int("failures", failures), slog.Duration("retry_in", backoff))
 				if retry == nil {
 					retry = time.NewTimer(backoff)
@@ -255,36 +300,14 @@ func (w *Worker) dispatch() {
 				w.log.Info("webhook: claiming outbox entries again", slog.Int("failures", failures))
 				failures, backoff = 0, 0
 			}
-			for _, e := range es {
-				buf = append(buf, claimed{e: e, at: now})
+			for _, e := range r.es {
+				buf = append(buf, claimed{e: e, at: r.at})
 			}
-			drained = err != nil || len(es) < want
-		}
-	handout:
-		for len(buf) > 0 {
-			select {
-			case w.slots <- struct{}{}:
-				buf = w.handout(buf)
-			default:
-				break handout
-			}
-		}
-		if !drained && len(buf) <= low && retryC == nil {
-			continue // there may be more due already
-		}
-		var slot chan struct{} // nil, never ready, when there is nothing to hand out
-		if len(buf) > 0 {
-			slot = w.slots
-		}
-		select {
-		case <-w.quit:
-			return
-		case slot <- struct{}{}:
-			buf = w.handout(buf)
+			drained = r.err != nil || len(r.es) < r.want && !again
 		case <-w.wake:
-			drained = false
+			drained, again = false, claiming
 		case <-tick.C:
-			drained = false
+			drained, again = false, claiming
 		case <-retryC:
 			retryC = nil
 			drained = false
@@ -313,7 +336,7 @@ func (w *Worker) releaseBuffered(buf []claimed) {
 			w.store(log, "release", c.leaseEnd(w.lease), func(ctx context.Context) error {
 				return w.ob.Retry(ctx, c.e.ID, w.owner, w.clock.Now(), "released unsent: worker stopped")
 			})
-			log.Info("webhook: claimed entry released unsent by shutdown")
+			log.get().Info("webhook: claimed entry released unsent by shutdown")
 		}()
 	}
 }
@@ -324,9 +347,29 @@ func (w *Worker) maxWait() time.Duration {
 	return min(w.lease/10, (w.lease-MaxTotalTimeout)/2)
 }
 
-func (w *Worker) entryLog(e adapter.Entry) *slog.Logger {
-	return w.log.With(slog.String("call_id", e.CallID), slog.String("event_id", e.ID),
-		slog.String("kind", e.Kind), slog.String("app", e.App), slog.Int("attempt", max(e.Attempts, 1)))
+func (w *Worker) entryLog(e adapter.Entry) *entryLogger { return &entryLogger{w: w, e: e} }
+
+// entryLogger is an entry's logger (call_id, event_id, kind, app, attempt), built the first
+// time a line is written: a delivered entry writes none above debug, and building it cost a
+// few microseconds per callback. It is used by one goroutine at a time.
+type entryLogger struct {
+	w *Worker
+	e adapter.Entry
+	l *slog.Logger
+}
+
+func (x *entryLogger) get() *slog.Logger {
+	if x.l == nil {
+		e := &x.e
+		x.l = x.w.log.With(slog.String("call_id", e.CallID), slog.String("event_id", e.ID),
+			slog.String("kind", e.Kind), slog.String("app", e.App), slog.Int("attempt", max(e.Attempts, 1)))
+	}
+	return x.l
+}
+
+// enabled reports whether lines of level are written at all.
+func (x *entryLogger) enabled(level slog.Level) bool {
+	return x.w.log.Enabled(context.Background(), level)
 }
 
 // run makes one attempt of c's entry in the slot the dispatcher took for it, then frees the
@@ -342,7 +385,7 @@ func (w *Worker) run(c claimed) {
 			w.store(log, "release", c.leaseEnd(w.lease), func(ctx context.Context) error {
 				return w.ob.Retry(ctx, c.e.ID, w.owner, w.clock.Now(), "released unsent: waited too long in the worker's buffer")
 			})
-			log.Warn("webhook: claimed entry waited too long in the buffer; released unsent", slog.Duration("waited", wait))
+			log.get().Warn("webhook: claimed entry waited too long in the buffer; released unsent", slog.Duration("waited", wait))
 		}
 	} else {
 		record = w.deliver(c.e, c.leaseEnd(w.lease))
@@ -381,7 +424,9 @@ func (w *Worker) deliver(e adapter.Entry, leaseEnd time.Time) (record func()) {
 	if err == nil {
 		return func() {
 			w.store(log, "ack", leaseEnd, func(ctx context.Context) error { return w.ob.Ack(ctx, e.ID, w.owner) })
-			log.Debug("webhook: delivered", slog.Int("status", resp.Status))
+			if log.enabled(slog.LevelDebug) {
+				log.get().Debug("webhook: delivered", slog.Int("status", resp.Status))
+			}
 		}
 	}
 	if w.ctx.Err() != nil && errors.Is(err, ErrCanceled) {
@@ -390,7 +435,7 @@ func (w *Worker) deliver(e adapter.Entry, leaseEnd time.Time) (record func()) {
 			w.store(log, "release", leaseEnd, func(ctx context.Context) error {
 				return w.ob.Retry(ctx, e.ID, w.owner, w.clock.Now(), "interrupted: worker stopped")
 			})
-			log.Info("webhook: delivery interrupted by shutdown; released")
+			log.get().Info("webhook: delivery interrupted by shutdown; released")
 		}
 	}
 	var reason string
@@ -413,16 +458,16 @@ func (w *Worker) deliver(e adapter.Entry, leaseEnd time.Time) (record func()) {
 		w.obs.Retried()
 		return func() {
 			w.store(log, "retry", leaseEnd, func(ctx context.Context) error { return w.ob.Retry(ctx, e.ID, w.owner, next, err.Error()) })
-			log.Warn("webhook: delivery failed; will retry", slog.Time("retry_at", next), slog.String("error", err.Error()))
+			log.get().Warn("webhook: delivery failed; will retry", slog.Time("retry_at", next), slog.String("error", err.Error()))
 		}
 	}
 	return func() { w.dead(log, e, leaseEnd, err, reason) }
 }
 
-func (w *Worker) dead(log *slog.Logger, e adapter.Entry, leaseEnd time.Time, err error, reason string) {
+func (w *Worker) dead(log *entryLogger, e adapter.Entry, leaseEnd time.Time, err error, reason string) {
 	w.obs.DeadLettered()
 	w.store(log, "dead", leaseEnd, func(ctx context.Context) error { return w.ob.Dead(ctx, e.ID, w.owner, err.Error()) })
-	log.Error("webhook: delivery failed; moved to dead letters", slog.String("reason", reason), slog.String("error", err.Error()))
+	log.get().Error("webhook: delivery failed; moved to dead letters", slog.String("reason", reason), slog.String("error", err.Error()))
 }
 
 // store records an outcome in the outbox (op names it in the logs): it runs the write f, each
@@ -438,7 +483,7 @@ func (w *Worker) dead(log *slog.Logger, e adapter.Entry, leaseEnd time.Time, err
 // earlier attempt, and that is logged as such. A first attempt answered ErrConflict means the
 // lease was lost: another worker owns the entry now and may send it again, since delivery is
 // at least once and the event id lets the app drop the duplicate.
-func (w *Worker) store(log *slog.Logger, op string, leaseEnd time.Time, f func(ctx context.Context) error) {
+func (w *Worker) store(log *entryLogger, op string, leaseEnd time.Time, f func(ctx context.Context) error) {
 	backoff := storeRetryMin
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), storeTimeout)
@@ -449,7 +494,7 @@ func (w *Worker) store(log *slog.Logger, op string, leaseEnd time.Time, f func(c
 		case err == nil && attempt == 1:
 			return
 		case err == nil || answered && attempt > 1:
-			log.Info("webhook: outbox "+op+" recorded after the store failed", slog.Int("store_attempts", attempt),
+			log.get().Info("webhook: outbox "+op+" recorded after the store failed", slog.Int("store_attempts", attempt),
 				slog.String("answer", errText(err)))
 			return
 		case answered:
@@ -457,21 +502,21 @@ func (w *Worker) store(log *slog.Logger, op string, leaseEnd time.Time, f func(c
 			if errors.Is(err, adapter.ErrConflict) {
 				level = slog.LevelWarn
 			}
-			log.LogAttrs(w.ctx, level, "webhook: outbox "+op+" failed", slog.String("error", err.Error()))
+			log.get().LogAttrs(w.ctx, level, "webhook: outbox "+op+" failed", slog.String("error", err.Error()))
 			return
 		}
 		if cause := context.Cause(w.ctx); cause != nil {
-			log.Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
+			log.get().Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
 				slog.String("gave_up", cause.Error()))
 			return
 		}
 		if !w.clock.Now().Add(backoff).Before(leaseEnd) {
-			log.Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
+			log.get().Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
 				slog.String("gave_up", "the lease ends: the entry will be delivered again"))
 			return
 		}
 		if attempt == 1 {
-			log.Warn("webhook: outbox "+op+" failed; will try again", slog.String("error", err.Error()))
+			log.get().Warn("webhook: outbox "+op+" failed; will try again", slog.String("error", err.Error()))
 		}
 		t := time.NewTimer(backoff)
 		select {

@@ -3,10 +3,15 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pbxbridge/pbxbridge/adapter"
 )
 
 // Stop hands back the entries the dispatcher claimed ahead but had not handed out yet, as well
@@ -68,5 +73,60 @@ func TestWorkerReleasesStaleBuffered(t *testing.T) {
 	}
 	if n := h.pending(t); n != 0 {
 		t.Errorf("pending = %d, want 0", n)
+	}
+}
+
+// gatedOutbox holds every Claim after the first until gate is closed.
+type gatedOutbox struct {
+	adapter.Outbox
+	claims atomic.Int32
+	gate   chan struct{}
+}
+
+func (g *gatedOutbox) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]adapter.Entry, error) {
+	if g.claims.Add(1) > 1 {
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.Outbox.Claim(ctx, owner, now, lease, limit)
+}
+
+// The buffer is handed out while the next Claim is on its way: a slow Claim does not leave
+// slots idle with entries claimed and waiting.
+func TestWorkerHandsOutWhileClaiming(t *testing.T) {
+	h := newHarness(t)
+	a := newApp(t, func(http.ResponseWriter, *http.Request, int) {})
+	var es []adapter.Entry
+	for i := range 4 {
+		es = append(es, h.entry(fmt.Sprintf("ev-%d", i), fmt.Sprintf("call-%d", i), 1, a.URL, retry5xx))
+	}
+	h.enqueue(t, es...)
+	g := &gatedOutbox{Outbox: h.store, gate: make(chan struct{})}
+	c := newTestClient(t, Options{Logger: slog.New(h.log),
+		Secrets: SecretMap{"app1": {AuthToken: testToken, SigningSecret: testSecret}}})
+	// Two slots: the first Claim takes all four entries; once one is left in the buffer the
+	// second Claim starts, and is held.
+	w, err := NewWorker(WorkerOptions{Outbox: g, Client: c, Owner: "w1", Workers: 2,
+		Poll: 5 * time.Millisecond, Clock: h.clock, Logger: slog.New(h.log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = w.Stop(ctx)
+	})
+	t.Cleanup(func() { close(g.gate) }) // runs first: Stop waits for the Claim in flight
+	for _, e := range es {
+		if ev := h.log.outcome(t, e.ID); ev.msg != "webhook: delivered" {
+			t.Errorf("%s: %s %v", e.ID, ev.msg, ev.attrs)
+		}
+	}
+	if n := g.claims.Load(); n < 2 {
+		t.Errorf("%d Claims, want the second one held while the buffer was handed out", n)
 	}
 }

@@ -21,16 +21,19 @@
 //	P{files}:usage            hash  container sid -> bytes charged     (quota, ContainerUsage)
 //	P{files}:expiry           zset  sid scored by ExpiresAt            (ExpiredFiles; expiring files only)
 //
-//	P{outbox}:e:<id>          hash  a queued entry: d = immutable record (JSON), call, seq,
-//	                                att = attempts, next/nu = NextAt, owner, lease/lu = LeaseEnd,
-//	                                err = last error, dead = DeadAt (empty while queued),
-//	                                ct = token of the Claim that leased it (see Claim)
-//	P{outbox}:q:<call>        zset  the call's queued entry ids scored by Seq (first = head)
-//	P{outbox}:l:<call>        zset  the call's leased entry ids scored by LeaseEnd
-//	P{outbox}:due             zset  one member per call with queued entries, scored by the
-//	                                time its head becomes claimable (see outbox.go)
-//	P{outbox}:x:<id>          hash  a dead letter (same fields, dead set)
-//	P{outbox}:dead            zset  dead letter ids scored by DeadAt   (ListDead order)
+//	P{outbox}:e:<id>          hash  a queued entry: d = immutable record (binary, codec.go),
+//	                                c = call, s = seq, nu = NextAt (µs), next = NextAt (text),
+//	                                a = attempts, o = owner, lu = LeaseEnd (µs), ct = token of
+//	                                the Claim that leased it (see Claim), err = last error,
+//	                                m = 1 once its call has a queue (below); empty fields absent
+//	P{outbox}:head            hash  call -> the id of its head (lowest Seq queued entry)
+//	P{outbox}:ready           zset  each call's head, scored by the time it becomes claimable
+//	                                (its NextAt, or the call's latest lease end; see outbox.go)
+//	P{outbox}:q:<call>        zset  the call's queued entry ids scored by Seq  } only while the
+//	P{outbox}:l:<call>        zset  the call's leased entry ids by LeaseEnd    } call has had two
+//	                                                                             entries queued
+//	P{outbox}:x:<id>          hash  a dead letter (same fields, dead = DeadAt)
+//	P{outbox}:dl              zset  dead letter ids scored by DeadAt   (ListDead order)
 //	P{outbox}:n               int   count of queued entries            (Pending)
 //
 //	P{lease:<name>}:holder    hash  owner, epoch; expires with the lease (PEXPIRE: Redis's clock)
@@ -46,11 +49,11 @@
 // move it between containers) or deletion, so every file key shares the {files} tag and each
 // of these is one script. File writes are one per recording, so one slot is ample.
 //
-// The outbox's Claim must read the due set and lease the heads of any calls in one atomic
+// The outbox's Claim must read the ready set and lease the heads of any calls in one atomic
 // step, and a Cluster runs a script on one slot only: so every outbox key shares the {outbox}
 // tag, and Enqueue, Claim, Ack, Retry, Dead and Replay are each one script. The scripts build
-// per-call and per-entry key names from the prefix (they cannot be declared before the due set
-// is read); they are always in the script's own slot. The outbox is therefore served by one
+// per-call and per-entry key names from the prefix (they cannot be declared before the ready
+// set is read); they are always in the script's own slot. The outbox is therefore served by one
 // master of a Cluster (and its replicas): a Claim costs O(log n + claimed) whatever the backlog.
 // Spreading it would mean sharding the outbox into several tags, each claimed in turn.
 //

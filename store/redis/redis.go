@@ -25,6 +25,10 @@ import (
 // adapter.ErrUnavailable, which the engine retries on.
 var ErrUnavailable = fmt.Errorf("redis %w", adapter.ErrUnavailable)
 
+// ErrOldLayout is wrapped by Open when Redis holds outbox entries in the layout of an earlier
+// pbxbridge (before the outbox's layout of doc.go), which this version does not read.
+var ErrOldLayout = errors.New("outbox in an earlier layout")
+
 // ErrOptions is wrapped by Open when the options name no server, or more than one topology.
 var ErrOptions = errors.New("invalid redis options")
 
@@ -92,6 +96,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: ping: %w", s.wrap(ctx, err))
+	}
+	// The outbox's layout before this one kept its entries under other keys, which this one
+	// would neither deliver nor list: refuse to start over them rather than strand them.
+	n, err := c.Exists(ctx, s.k.oldDue(), s.k.oldDead()).Result()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("store: open redis: %w", s.wrap(ctx, err))
+	}
+	if n > 0 {
+		c.Close()
+		return nil, fmt.Errorf("store: open redis: %w: %s or %s exists: the outbox holds entries or dead letters of an earlier pbxbridge; "+
+			"drain it (and replay or delete its dead letters) with that version first (docs/operators.md)", ErrOldLayout, s.k.oldDue(), s.k.oldDead())
 	}
 	return s, nil
 }
@@ -208,10 +224,14 @@ func (k keys) usage() string                   { return k.p + "{files}:usage" }
 func (k keys) expiry() string                  { return k.p + "{files}:expiry" }
 func (k keys) filesPrefix() string             { return k.p + "{files}:" }
 func (k keys) outboxPrefix() string            { return k.p + "{outbox}:" }
-func (k keys) due() string                     { return k.p + "{outbox}:due" }
-func (k keys) dead() string                    { return k.p + "{outbox}:dead" }
+func (k keys) ready() string                   { return k.p + "{outbox}:ready" }
+func (k keys) dead() string                    { return k.p + "{outbox}:dl" }
 func (k keys) pending() string                 { return k.p + "{outbox}:n" }
 func (k keys) deadEntry(id string) string      { return k.p + "{outbox}:x:" + id }
+
+// The sets of the outbox's earlier layout (see Open).
+func (k keys) oldDue() string  { return k.p + "{outbox}:due" }
+func (k keys) oldDead() string { return k.p + "{outbox}:dead" }
 
 func globEscape(s string) string {
 	var b strings.Builder

@@ -261,11 +261,30 @@ func TestForeignData(t *testing.T) {
 	if err == nil || errors.Is(err, redis.ErrUnavailable) {
 		t.Fatalf("pending over a foreign value: %v, want an error that is not ErrUnavailable", err)
 	}
-	if _, err := s.Do("SET", "foreign:{outbox}:due", "not a sorted set"); err != nil {
+	if _, err := s.Do("SET", "foreign:{outbox}:ready", "not a sorted set"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = st.Claim(t.Context(), "w", time.Now(), time.Minute, 1)
 	if err == nil || errors.Is(err, redis.ErrUnavailable) || !strings.Contains(err.Error(), "WRONGTYPE") {
-		t.Fatalf("claim over a foreign due key: %v, want a WRONGTYPE error that is not ErrUnavailable", err)
+		t.Fatalf("claim over a foreign ready key: %v, want a WRONGTYPE error that is not ErrUnavailable", err)
 	}
+}
+
+// A Redis holding the outbox of the earlier layout is refused, naming the keys, rather than
+// opened and its entries stranded.
+func TestOpenRefusesOldOutboxLayout(t *testing.T) {
+	t.Parallel()
+	s := redistest.Standalone(t)
+	if _, err := s.Do("ZADD", "old:{outbox}:due", "0", "call-1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := redis.Open(t.Context(), redis.Options{URL: s.URL(), Prefix: "old:"})
+	if !errors.Is(err, redis.ErrOldLayout) || !strings.Contains(err.Error(), "old:{outbox}:due") {
+		t.Fatalf("open over the old layout: %v, want ErrOldLayout naming the key", err)
+	}
+	st, err := redis.Open(t.Context(), redis.Options{URL: s.URL(), Prefix: "new:"})
+	if err != nil {
+		t.Fatalf("open under another prefix: %v", err)
+	}
+	st.Close()
 }

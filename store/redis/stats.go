@@ -16,18 +16,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// oldestScript returns the Created text of the head of each of the first ARGV[2] calls of
-// the due set (soonest claimable first). A call's head is its oldest queued entry.
+// oldestScript returns the record (field d) of the first ARGV[2] heads of the ready set
+// (soonest claimable first). A call's head is its oldest queued entry.
 var oldestScript = goredis.NewScript(`
 local P = ARGV[1]
-local calls = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 local out = {}
-for _, call in ipairs(calls) do
-  local head = redis.call('ZRANGE', P .. 'q:' .. call, 0, 0)[1]
-  if head then
-    local d = redis.call('HGET', P .. 'e:' .. head, 'd')
-    if d then out[#out + 1] = cjson.decode(d).created end
-  end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
+  local d = redis.call('HGET', P .. 'e:' .. id, 'd')
+  if d then out[#out + 1] = d end
 end
 return out
 `)
@@ -37,16 +33,17 @@ return out
 // head is its own oldest entry, so with at most scan calls queued the answer is exact; beyond,
 // it is the oldest of the calls nearest to delivery. Its cost is O(scan) in one script.
 func (s *Store) OldestQueued(ctx context.Context, scan int) (time.Time, error) {
-	vals, err := oldestScript.Run(ctx, s.c, []string{s.k.due()}, s.k.outboxPrefix(), scan).StringSlice()
+	vals, err := oldestScript.Run(ctx, s.c, []string{s.k.ready()}, s.k.outboxPrefix(), scan).StringSlice()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: oldest queued: %w", s.wrap(ctx, err))
 	}
 	var oldest time.Time
 	for _, v := range vals {
-		t, err := parseTime(v)
+		e, err := decodeEntry(v)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("store: oldest queued: %w", err)
 		}
+		t := e.Created
 		if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
 			oldest = t
 		}
