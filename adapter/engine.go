@@ -134,8 +134,10 @@ type session struct {
 	// announced maps a background recording's name to the SID and URL its start announced
 	// (Plivo's action at start): the file and its callbacks must use those very values.
 	announced map[string]announcement
-	ended     time.Time
-	started   time.Time
+	// armed is a startOnDialAnswer Record waiting for the next Dial (dial.go).
+	armed   *armedDial
+	ended   time.Time
+	started time.Time
 }
 
 // Handle runs one call to its end. It is the handler given to PBX.Serve.

@@ -48,9 +48,11 @@ func (s *session) verb(ctx context.Context, log *slog.Logger, prog *translate.Pr
 			return nil, false, err
 		}
 		return nil, false, s.call.SendDTMF(ctx, v.Digits)
-	case *translate.Gather, *translate.Dial:
-		// Digit collection and dialling come with their own issue; until then the verb is
-		// skipped with an error in the log rather than failing the call.
+	case *translate.Dial:
+		return s.dial(ctx, log, v)
+	case *translate.Gather:
+		// Digit collection comes with its own issue; until then the verb is skipped with an
+		// error in the log rather than failing the call.
 		log.Error("verb not supported yet by pbxbridge; skipped", "verb", v.Element())
 		return nil, false, nil
 	}
