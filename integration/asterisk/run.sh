@@ -224,7 +224,7 @@ cmd_sipp() {
 cmd_env() {
 	local v
 	for v in PBX_ASTERISK_ROOT PBX_ASTERISK_RUN PBX_ARI_USER PBX_ARI_PASSWORD PBX_ARI_PORT \
-		PBX_SIP_PORT PBX_SIPP_PORT PBX_RTP_START PBX_RTP_END; do
+		PBX_SIP_PORT PBX_SIPP_PORT PBX_CALLEE_PORT PBX_RTP_START PBX_RTP_END; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done
 	printf 'PBX_ARI_URL=%q\n' "$ARI_URL"
