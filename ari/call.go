@@ -403,8 +403,3 @@ func q850Code(name string) (int, bool) {
 func (c *call) CollectDigits(ctx context.Context, d adapter.DigitSpec) (adapter.DigitResult, error) {
 	return adapter.DigitResult{}, fmt.Errorf("collect digits: %w", adapter.ErrUnsupported)
 }
-
-// Dial is not implemented yet.
-func (c *call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult, error) {
-	return adapter.DialResult{Target: -1}, fmt.Errorf("dial: %w", adapter.ErrUnsupported)
-}

@@ -64,6 +64,9 @@ type recorder struct {
 	bg      *player
 	bgErr   error
 	stopReq chan struct{} // Stop of a background recording, served by the recording's goroutine
+	// stopWhy is the end reason a Stop gives (EndStopped when empty); written before the
+	// stopReq send that the recording's goroutine receives.
+	stopWhy adapter.EndReason
 	grace   <-chan time.Time
 	t0      time.Time // local clock at start, for results when events are missing
 	closed  bool
@@ -572,7 +575,11 @@ func (r *recorder) wait(ctx, run context.Context) error {
 			}
 			r.armGrace()
 		case <-r.stopReq:
-			r.stopAll(bctx, adapter.EndStopped)
+			why := r.stopWhy
+			if why == "" {
+				why = adapter.EndStopped
+			}
+			r.stopAll(bctx, why)
 			r.armGrace()
 		case <-r.grace:
 			r.c.log.Warn("no RecordingFinished after hangup or stop; taking what is stored", "recording", r.spec.Name)

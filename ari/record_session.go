@@ -71,6 +71,12 @@ func (s *session) Stop(ctx context.Context) error {
 	}
 }
 
+// stopFor is Stop with the end reason the result reports (a Dial ending: session-end).
+func (s *session) stopFor(ctx context.Context, why adapter.EndReason) error {
+	s.r.stopWhy = why
+	return s.Stop(ctx)
+}
+
 func (s *session) Done() <-chan struct{} { return s.done }
 
 // Result is final once Done is closed.
