@@ -108,8 +108,17 @@ cmd_start() {
 	# execs in place and $! is Asterisk's own PID (checked by our_pid).
 	# -U/-G asterisk, never root: as root Asterisk drops capabilities and cannot read
 	# its own 0640 config (shared/spec/asterisk.md §6). -n: no colours in the log.
-	setsid chroot "$ROOT" "${CHROOT_ENV[@]}" /usr/sbin/asterisk -f -n -U asterisk -G asterisk -vvv \
-		</dev/null >>"$LOGFILE" 2>&1 6>&- 7>&- &
+	# Every inherited descriptor above 2 is closed first: a caller's lock would otherwise live
+	# as long as Asterisk (`flock LOCK run.sh restart` left fd 3 on the lock file open in the
+	# daemon, and the lock held for good once flock exited).
+	(
+		for fd in /proc/"$BASHPID"/fd/*; do
+			n=${fd##*/}
+			if [ "$n" -gt 2 ]; then eval "exec $n>&-" 2>/dev/null || true; fi
+		done
+		exec setsid chroot "$ROOT" "${CHROOT_ENV[@]}" /usr/sbin/asterisk -f -n -U asterisk -G asterisk -vvv \
+			</dev/null >>"$LOGFILE" 2>&1
+	) &
 	pid=$!
 	echo "$pid" >"$PIDFILE"
 
