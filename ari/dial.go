@@ -86,7 +86,11 @@ func (c *call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult
 	}
 	dl := &dialer{c: c, w: w, spec: d, res: res}
 	defer c.unwatch(w)
-	return dl.run(ctx)
+	_, err = dl.run(ctx)
+	// cleanup completes the result (the recording, the end time): after run, not deferred
+	// inside it, whose return value is taken before its defers run.
+	dl.cleanup(context.WithoutCancel(ctx))
+	return dl.res, err
 }
 
 // endpoint is the dial string of a target.
@@ -110,7 +114,6 @@ func (p *PBX) endpoint(t adapter.DialTarget) (string, error) {
 func (dl *dialer) run(ctx context.Context) (adapter.DialResult, error) {
 	c := dl.c
 	bctx := context.WithoutCancel(ctx)
-	defer dl.cleanup(bctx)
 	for i, t := range dl.spec.Targets {
 		ep, err := c.p.endpoint(t)
 		if err != nil {

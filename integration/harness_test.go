@@ -109,6 +109,7 @@ func runMain(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer app.Close()
+	defer stopCallee() // dial_test.go
 	env.app = app
 	for _, d := range []string{"flexml", "plivo"} {
 		app.Handle("/answer/"+d, answer)

@@ -25,7 +25,7 @@ const (
 	seconds  = 10
 	segment  = rate / 4 // 250 ms
 	packet   = 160      // 20 ms
-	amp      = 9000.0
+	amp      = 2700.0   // RMS about 1,900: the caller's speech's level, so neither drowns the other in a mix
 	ssrc     = 0x0ca11ee5
 	baseSecs = 1700000000
 )
