@@ -42,6 +42,9 @@ func (s *session) dial(ctx context.Context, log *slog.Logger, v *translate.Dial)
 	if v.Confirm != nil {
 		log.Warn("Dial confirmKey is not supported by pbxbridge: the called party is bridged on answer")
 	}
+	if v.Callback != nil || len(v.DigitsMatch) > 0 || len(v.DigitsMatchBLeg) > 0 {
+		log.Warn("Dial callbackUrl and digitsMatch are not supported by pbxbridge: no dial events are sent")
+	}
 	log.Info("dialling", "targets", len(spec.Targets), "timeout", spec.Timeout, "time_limit", spec.TimeLimit,
 		"hangup_on_star", spec.HangupOnStar, "record", spec.Record != nil)
 	res, err := s.call.Dial(ctx, spec)
