@@ -461,3 +461,45 @@ func TestFlexMLDialRecordSession(t *testing.T) {
 		})
 	}
 }
+
+// TestPlivoDialFirstToAnswer: two targets ring at once, a busy one and one that answers: the
+// Dial is completed with the one that answered.
+func TestPlivoDialFirstToAnswer(t *testing.T) {
+	t.Parallel()
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Dial action="` + c.url("after") + `"><Number>` + c.calleeNumber(calleeBusy) + `</Number><Number>` +
+			c.calleeNumber(calleeHangs) + `</Number></Dial></Response>`
+		c.serve("after", `<Response><Hangup/></Response>`)
+		c.dial(ctx, "sip")
+		act := c.wait(ctx, "after")
+		plivoDialAction(t, act, "completed", "NORMAL_CLEARING")
+		if gap := act.At.Sub(c.answered(ctx).At); gap < calleeAnswer+calleeTalk-time.Second {
+			t.Errorf("the action came %s after the call started: the busy target must not end the Dial", gap)
+		}
+		c.waitStatus(ctx)
+	})
+}
+
+// TestFlexMLDialCallerHangsUp: the caller hangs up while the target rings: the action still
+// goes out, as a notification (nobody is left to run its answer), with DialCallStatus cancel
+// and the call completed; the called party's ringing is cancelled.
+func TestFlexMLDialCallerHangsUp(t *testing.T) {
+	t.Parallel()
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := flexmlCtx(t)
+		c := newCall(t, "flexml").on(p)
+		c.doc = `<Response><Dial action="` + c.path("after") + `" timeout="30"><Number>` + c.calleeNumber(calleeRings) + `</Number></Dial></Response>`
+		c.serve("after", redirectTo(c.path("never")))
+		c.dial(ctx, "hang") // hangs up about 4 s after its answer
+		act := c.wait(ctx, "after")
+		wantFields(t, "action", act, carrierxDialFields)
+		wantValues(t, "action", act, map[string]string{"DialCallStatus": "cancel", "DialCallSid": "", "CallStatus": "completed"})
+		if gap := act.At.Sub(c.answered(ctx).At); gap > 10*time.Second {
+			t.Errorf("the action came %s after the call started: it is due when the caller hangs up", gap)
+		}
+		c.waitStatus(ctx)
+		c.notRequested("never")
+	})
+}
