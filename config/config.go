@@ -148,6 +148,8 @@ type FreeSWITCH struct {
 	// UploadMaxBytes refuses larger uploads. Default 536870912 (512 MiB: about 9 hours of
 	// 8 kHz 16-bit mono); at least 1 MiB.
 	UploadMaxBytes int64 `yaml:"upload_max_bytes"`
+	// Dial holds the dial-string templates of Dial targets (dial.go).
+	Dial DialStrings `yaml:"dial"`
 }
 
 // Ways recordings reach pbxbridge from FreeSWITCH (FreeSWITCH.RecordTransfer).
@@ -317,6 +319,7 @@ func (c *Config) applyDefaults() {
 		if f.UploadMaxBytes == 0 {
 			f.UploadMaxBytes = 512 << 20
 		}
+		f.Dial.setDefaults()
 	}
 	for i := range c.Asterisk {
 		a := &c.Asterisk[i]
@@ -483,6 +486,9 @@ func (c *Config) Validate() error {
 		}
 		if f.UploadMaxBytes < 1<<20 {
 			return bad(fl+".upload_max_bytes", "must be at least 1048576 (1 MiB), got %d", f.UploadMaxBytes)
+		}
+		if name, rule := f.Dial.check(); name != "" {
+			return bad(fl+".dial."+name, "%s", rule)
 		}
 	}
 	containers := map[string]bool{}

@@ -405,8 +405,3 @@ func (c *Call) watch(f func(*event)) (remove func()) {
 func (c *Call) CollectDigits(ctx context.Context, d adapter.DigitSpec) (adapter.DigitResult, error) {
 	return adapter.DigitResult{}, fmt.Errorf("collect digits: %w", adapter.ErrUnsupported)
 }
-
-// Dial is not implemented yet.
-func (c *Call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult, error) {
-	return adapter.DialResult{Target: -1}, fmt.Errorf("dial: %w", adapter.ErrUnsupported)
-}

@@ -25,6 +25,12 @@
 // a password other than ClueCon (config freeswitch[].password), and an apply-inbound-acl that
 // admits pbxbridge's host.
 //
+// # Dial
+//
+// Dial runs mod_dptools' bridge application on the caller's channel (dial.go explains why
+// bridge and not originate + uuid_bridge); freeswitch[].dial templates turn targets into dial
+// strings (docs/freeswitch.md, section 4).
+//
 // # Recording files
 //
 // FreeSWITCH writes each recording itself; freeswitch[].record_transfer chooses how the file

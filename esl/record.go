@@ -301,7 +301,8 @@ type recording struct {
 	unwatch func()
 
 	mu      sync.Mutex
-	stopped bool // we sent stop: the cause (success-maxtime) cannot tell us from the limit
+	stopped bool              // we sent stop: the cause (success-maxtime) cannot tell us from the limit
+	why     adapter.EndReason // the reason we stopped for; "" = EndStopped
 	ended   bool
 	res     adapter.RecordResult
 	err     error
@@ -327,6 +328,8 @@ func (r *recording) observe(e *event) {
 		r.mu.Lock()
 		var reason adapter.EndReason
 		switch {
+		case r.stopped && r.why != "":
+			reason = r.why
 		case r.stopped:
 			reason = adapter.EndStopped
 		case r.c.isHungupLocked():
@@ -385,17 +388,25 @@ func (r *recording) finish() {
 }
 
 // Stop stops the recording and waits for its end.
-func (r *recording) Stop(ctx context.Context) error {
+func (r *recording) Stop(ctx context.Context) error { return r.stopFor(ctx, adapter.EndStopped) }
+
+// stopFor stops the recording, which then ends with reason why, and waits for its end.
+func (r *recording) stopFor(ctx context.Context, why adapter.EndReason) error {
 	r.mu.Lock()
 	if r.ended {
 		r.mu.Unlock()
 		return nil
 	}
-	r.stopped = true
+	first := !r.stopped
+	if first { // the first stop's reason holds
+		r.stopped, r.why = true, why
+	}
 	r.mu.Unlock()
-	_, err := r.c.send(ctx, "uuid_record stop", command.API{Command: "uuid_record", Arguments: r.c.uuid + " stop " + r.path})
-	if err != nil && !errors.Is(err, ErrRefused) && !errors.Is(err, adapter.ErrHangup) {
-		return err
+	if first {
+		_, err := r.c.send(ctx, "uuid_record stop", command.API{Command: "uuid_record", Arguments: r.c.uuid + " stop " + r.path})
+		if err != nil && !errors.Is(err, ErrRefused) && !errors.Is(err, adapter.ErrHangup) {
+			return err
+		}
 	}
 	select {
 	case <-r.done:

@@ -127,6 +127,10 @@ type Channel struct {
 	bugs        []*mediaBug
 	done        chan struct{}
 	gone        bool
+	// outgoing: a leg the bridge application originated (Call-Direction outbound); leg is
+	// its bridge state (bridge.go)
+	outgoing bool
+	leg      *Leg
 }
 
 func (s *Sim) newChannel(sc Script) *Channel { return s.newChannelID(sc, "") }
@@ -265,6 +269,10 @@ func usec(t time.Time) string {
 func (ch *Channel) headersLocked(vars bool) []header {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
+	dir := "inbound"
+	if ch.outgoing {
+		dir = "outbound"
+	}
 	answer := "ringing"
 	if !ch.answered.IsZero() {
 		answer = "answered"
@@ -278,8 +286,8 @@ func (ch *Channel) headersLocked(vars bool) []header {
 		{"Channel-State-Number", fmt.Sprint(ch.stateNum)},
 		{"Channel-Name", ch.name},
 		{"Unique-ID", ch.uuid},
-		{"Call-Direction", "inbound"},
-		{"Presence-Call-Direction", "inbound"},
+		{"Call-Direction", dir},
+		{"Presence-Call-Direction", dir},
 		{"Channel-HIT-Dialplan", "true"},
 		{"Channel-Call-UUID", ch.uuid},
 		{"Answer-State", answer},
@@ -294,8 +302,8 @@ func (ch *Channel) headersLocked(vars bool) []header {
 		header{"Channel-Write-Codec-Name", "L16"},
 		header{"Channel-Write-Codec-Rate", "8000"},
 		header{"Channel-Write-Codec-Bit-Rate", "128000"},
-		header{"Caller-Direction", "inbound"},
-		header{"Caller-Logical-Direction", "inbound"},
+		header{"Caller-Direction", dir},
+		header{"Caller-Logical-Direction", dir},
 		header{"Caller-Dialplan", "xml"},
 		header{"Caller-Caller-ID-Number", ch.script.From},
 	)
@@ -452,6 +460,8 @@ func (ch *Channel) exec(a appCall) {
 		ch.mu.Unlock()
 	case "record":
 		ch.recordApp(a.arg)
+	case "bridge":
+		ch.bridgeApp(a.arg)
 	case "record_session":
 		ch.answer()
 		ch.startBug(a.arg, nil)
@@ -916,6 +926,8 @@ func (ch *Channel) stopBugWith(b *mediaBug, cause string) {
 	samples := mix(read, write)
 	if ch.bugVar(b, "RECORD_WRITE_ONLY") == "true" {
 		samples = write // what the caller hears
+	} else if ch.bugVar(b, "RECORD_READ_ONLY") == "true" {
+		samples = read // what the caller says (SMBF_READ_STREAM only)
 	}
 	ms := len(samples) * 1000 / Rate
 	minSec, _ := strconv.Atoi(ch.Var("RECORD_MIN_SEC"))

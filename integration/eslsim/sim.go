@@ -8,7 +8,8 @@
 //     connect, myevents, linger, divert_events, event, api and sendmsg on that socket.
 //
 // A simulated call follows a Script (caller audio, DTMF at given times, hangup at a given
-// time). The record application and media bugs (record_session, uuid_record) write real WAV
+// time). The bridge application rings called parties a test registers with AddCallee
+// (bridge.go documents the API and what is modelled). The record application and media bugs (record_session, uuid_record) write real WAV
 // files (8 kHz, 16-bit mono) at the path they are given, like FreeSWITCH writes into a
 // directory shared with pbxbridge.
 //
@@ -50,6 +51,9 @@ type Options struct {
 	// unreachable from FreeSWITCH): the recording's file never arrives.
 	UploadDelay time.Duration
 	NoUpload    bool
+	// Callees answers for the endpoints no AddCallee registered (bridge.go): ok false makes
+	// the leg fail with NO_ROUTE_DESTINATION. nil = none.
+	Callees func(endpoint string) (c Callee, ok bool)
 }
 
 // Sim is one simulated FreeSWITCH process. Its methods are safe for concurrent use.
@@ -65,6 +69,8 @@ type Sim struct {
 	lns      []net.Listener
 	closed   bool
 	uploads  []Upload
+	callees  map[string]Callee // bridge.go
+	legs     []*Leg
 }
 
 // New returns a simulator; it listens on nothing until ListenInbound or Call.
