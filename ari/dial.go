@@ -169,6 +169,8 @@ func (dl *dialer) run(ctx context.Context) (adapter.DialResult, error) {
 			}
 		case <-dl.limit:
 			c.log.Info("dial: time limit reached", "time_limit", dl.spec.TimeLimit)
+			// FreeSWITCH's name for a call its time limit ended (Plivo reports it so).
+			dl.res.HangupCause = "ALLOTTED_TIMEOUT"
 			dl.finish(time.Now(), "time-limit")
 		case <-done:
 			done = nil
