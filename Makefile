@@ -36,7 +36,7 @@ demo: deps build asterisk
 # two of them at once starve each other's timing (a hung application's backlog built slower
 # than its retry window, a '#' missed by a Local channel).
 # Tests that restart Asterisk, or take calls for the app name "pbxbridge" (SIP), run alone, last.
-INTEGRATION_PKGS = ./integration ./integration/ha ./integration/redisfault ./integration/storage
+INTEGRATION_PKGS = ./integration ./integration/ha ./integration/redisfault ./integration/storage ./integration/callcmd ./integration/ops
 test: deps build asterisk
 	PBXBRIDGE_INTEGRATION=1 PBXBRIDGE_BIN=$(CURDIR)/$(BIN) \
 		$(GO) test -count=1 $$($(GO) list ./... | grep -v -x -F $(INTEGRATION_PKGS:./%=-e github.com/pbxbridge/pbxbridge/%))

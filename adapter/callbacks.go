@@ -70,7 +70,7 @@ func (s *session) send(ctx context.Context, kind string, t *translate.Target, pa
 		return nil, fmt.Errorf("queue %s: %w", kind, err)
 	}
 	resp, err := s.e.Sender.Send(ctx, Request{
-		EventID: e.ID, CallID: s.id, App: s.app.Name, Dialect: s.app.Dialect, Method: t.Method, URL: u,
+		EventID: e.ID, CallID: s.id, Kind: kind, App: s.app.Name, Dialect: s.app.Dialect, Method: t.Method, URL: u,
 		Body: body, BodyType: bodyType, Retry: t.Retry, Document: true, Limit: s.app.DocumentLimit,
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ type Sender interface {
 type Request struct {
 	EventID  string
 	CallID   string // for log lines
+	Kind     string // answer, redirect, action, ... (the outbox entry's Kind), for traces
 	App      string // whose auth token and signing secret sign it
 	Dialect  translate.Dialect
 	Method   translate.Method

@@ -48,6 +48,9 @@ type Deps struct {
 	Wake func()
 	// Observe, when set, is told of calls, verbs, recordings and store retries (metrics).
 	Observe Observer
+	// Trace, when set, is told each call's documents, verbs and recordings in detail
+	// (`pbxbridge call`).
+	Trace Tracer
 	// Now and NewID are injectable for tests; defaults are time.Now and random UUIDs.
 	Now   func() time.Time
 	NewID func() string
@@ -60,9 +63,10 @@ type Engine struct {
 	Deps
 	owner string // outbox lease owner for requests the call goroutines send themselves
 	bg    sync.WaitGroup
-	// running holds the ids of the calls this process runs (Handle), which Reconcile leaves
-	// alone.
+	// running maps the ids of the calls this process runs (Handle), which Reconcile leaves
+	// alone, to the cancel function of each call's context (StopCalls).
 	running sync.Map
+	active  calls // how many calls Handle runs (WaitCalls)
 	// jobWake nudges RunJobs when a job is added or a worker is free (buffered, 1).
 	jobWake chan struct{}
 }
@@ -138,10 +142,13 @@ type session struct {
 	armed   *armedDial
 	ended   time.Time
 	started time.Time
+	flowErr string // why the call flow failed, for the trace; only the call's goroutine
 }
 
 // Handle runs one call to its end. It is the handler given to PBX.Serve.
 func (e *Engine) Handle(ctx context.Context, c Call) {
+	e.active.add(1)
+	defer e.active.add(-1)
 	info := c.Info()
 	named := ""
 	if len(info.AppArgs) > 0 {
@@ -160,7 +167,12 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 		s.id = strings.ReplaceAll(s.id, "-", "") // CarrierX CallSids are 32 hex characters
 	}
 	s.log = log.With("call_id", s.id, "app", app.Name)
-	e.running.Store(s.id, struct{}{})
+	if l, ok := c.(Labeler); ok {
+		l.LabelLog(slog.String("call_id", s.id), slog.String("app", app.Name))
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	e.running.Store(s.id, stop)
 	defer e.running.Delete(s.id)
 	s.params = translate.CallParams{
 		CallID:        s.id,
@@ -180,6 +192,7 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 	e.observe().CallStarted(info.PBX, app.Dialect)
 	defer e.observe().CallEnded(info.PBX, app.Dialect)
 	s.saveState(ctx, "", 0)
+	s.trace(TraceEvent{Kind: TraceCallStarted, From: info.From, To: info.To})
 
 	s.run(ctx)
 
@@ -200,6 +213,7 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 		s.log.Warn("removing call state", "err", err)
 	}
 	s.log.Info("call ended", "duration", s.callParams().Duration.Round(time.Millisecond))
+	s.trace(TraceEvent{Kind: TraceCallEnded, Duration: s.callParams().Duration, Err: s.flowErr})
 }
 
 func orDefault(s, def string) string {
@@ -223,8 +237,12 @@ func (s *session) run(ctx context.Context) {
 		// torn the call down, would replace its cause (a busy Reject's 486 became a 603).
 		return
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrShutdown) || errors.Is(context.Cause(ctx), ErrShutdown):
+		s.log.Warn("drain timeout: the call is hung up", "err", err)
+	case err != nil:
 		s.log.Error("call flow failed; hanging up", "err", err)
+		s.flowErr = err.Error()
 	}
 	// A document that runs out of verbs ends the call, in both dialects.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -250,8 +268,10 @@ func (s *session) execute(ctx context.Context, prog *translate.Program) (*transl
 		s.saveState(ctx, v.Element(), i)
 		vlog := s.log.With("verb", v.Element(), "pos", v.Position().String())
 		vlog.Debug("verb")
+		s.trace(TraceEvent{Kind: TraceVerbStarted, Verb: v.Element(), Pos: v.Position().String(), Index: i})
 		next, done, err := s.verb(ctx, vlog, prog, v)
 		s.e.observe().VerbDone(v.Element(), verbOutcome(err))
+		s.traceVerb(v, i, err)
 		if err != nil {
 			if errors.Is(err, ErrHangup) {
 				return nil, err

@@ -84,7 +84,7 @@ func (s *session) document(ctx context.Context, kind string, t *translate.Target
 	} else {
 		u, body, bodyType := request(t, params)
 		resp, err = s.e.Sender.Send(ctx, Request{
-			EventID: s.e.NewID(), CallID: s.id, App: s.app.Name, Dialect: s.app.Dialect, Method: t.Method, URL: u,
+			EventID: s.e.NewID(), CallID: s.id, Kind: kind, App: s.app.Name, Dialect: s.app.Dialect, Method: t.Method, URL: u,
 			Body: body, BodyType: bodyType, Retry: t.Retry, Document: true, Limit: s.app.DocumentLimit,
 		})
 	}
@@ -92,6 +92,7 @@ func (s *session) document(ctx context.Context, kind string, t *translate.Target
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrHangup) {
 			return nil, cause
 		}
+		s.trace(TraceEvent{Kind: TraceDocument, Request: kind, URL: redacted(t.URL), Err: err.Error()})
 		return nil, &DocumentError{Kind: kind, URL: redacted(t.URL), Err: err}
 	}
 	base := resp.FinalURL
@@ -103,6 +104,7 @@ func (s *session) document(ctx context.Context, kind string, t *translate.Target
 	for _, w := range warns {
 		s.log.Debug("document warning", "url", redacted(base), "warning", w.String())
 	}
+	s.traceDocument(kind, base, resp, prog, warns, err)
 	if err != nil {
 		return nil, &DocumentError{Kind: kind, URL: redacted(base), Err: err}
 	}

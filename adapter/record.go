@@ -173,6 +173,7 @@ func (s *session) recordFinished(ctx context.Context, log *slog.Logger, r *trans
 		return s.recordFailed(ctx, log, r, err)
 	}
 	s.e.observe().RecordingDone(storedOutcome(st))
+	s.traceRecording(st, nil)
 	hungUp := res.Reason == EndHangup || context.Cause(ctx) != nil
 	if hungUp {
 		s.markEnded()
@@ -274,6 +275,7 @@ func (s *session) recordFailed(ctx context.Context, log *slog.Logger, r *transla
 		s.markEnded()
 	}
 	s.e.observe().RecordingDone(RecordingFailed)
+	s.traceRecording(stored{}, cause)
 	rp := translate.RecordingParams{Status: translate.StatusFailed}
 	if s.app.Dialect != translate.FlexML {
 		return nil, false, nil
@@ -332,6 +334,7 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 			s.dropLive(bctx, name)
 			log.Error("background recording failed", "name", name, "err", err)
 			s.e.observe().RecordingDone(RecordingFailed)
+			s.traceRecording(stored{}, err)
 			if s.app.Dialect == translate.FlexML {
 				s.statusCallback(bctx, r, translate.RecordingParams{Status: translate.StatusFailed})
 			}
@@ -339,6 +342,7 @@ func (s *session) background(ctx context.Context, log *slog.Logger, r *translate
 		}
 		st, err := s.storeRecordingAs(bctx, r, res, a)
 		s.e.observe().RecordingDone(storedOutcome(st))
+		s.traceRecording(st, err)
 		if err != nil {
 			log.Error("storing background recording", "name", name, "err", err)
 			if s.app.Dialect == translate.FlexML {

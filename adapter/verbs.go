@@ -51,10 +51,7 @@ func (s *session) verb(ctx context.Context, log *slog.Logger, prog *translate.Pr
 	case *translate.Dial:
 		return s.dial(ctx, log, v)
 	case *translate.Gather:
-		// Digit collection comes with its own issue; until then the verb is skipped with an
-		// error in the log rather than failing the call.
-		log.Error("verb not supported yet by pbxbridge; skipped", "verb", v.Element())
-		return nil, false, nil
+		return s.gather(ctx, log, v)
 	}
 	log.Error("verb not supported; skipped", "type", fmt.Sprintf("%T", v))
 	return nil, false, nil

@@ -29,6 +29,7 @@ type call struct {
 	id     string
 	info   adapter.CallInfo
 	log    *slog.Logger
+	label  func(...slog.Attr) // labels log with the engine's call_id and app (LabelLog)
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	mbox   *queue[evt]
@@ -42,17 +43,24 @@ type call struct {
 	watchers    map[*watcher]struct{}
 }
 
-var _ adapter.Call = (*call)(nil)
+var (
+	_ adapter.Call    = (*call)(nil)
+	_ adapter.Labeler = (*call)(nil)
+)
+
+// LabelLog adds the engine's call_id and app to every later line of the call's log,
+// including those of its loop and recording goroutines.
+func (c *call) LabelLog(attrs ...slog.Attr) { c.label(attrs...) }
 
 func (p *PBX) newCall(e evt) *call {
 	c := &call{
 		p:        p,
 		id:       e.Channel,
-		log:      p.log.With("channel_id", e.Channel),
 		mbox:     newQueue[evt](),
 		state:    e.ChannelState,
 		watchers: map[*watcher]struct{}{},
 	}
+	c.log, c.label = adapter.NewCallLog(p.log.With("channel_id", e.Channel))
 	c.ctx, c.cancel = context.WithCancelCause(p.callBase)
 	c.info = adapter.CallInfo{
 		ChannelID:  e.Channel,
@@ -397,9 +405,4 @@ func q850Code(name string) (int, bool) {
 		return 127, true
 	}
 	return 0, false
-}
-
-// CollectDigits is not implemented yet.
-func (c *call) CollectDigits(ctx context.Context, d adapter.DigitSpec) (adapter.DigitResult, error) {
-	return adapter.DigitResult{}, fmt.Errorf("collect digits: %w", adapter.ErrUnsupported)
 }

@@ -105,6 +105,11 @@ func (p *PBX) dispatch(e evt, h func(context.Context, adapter.Call)) {
 		return
 	}
 	kind, c := p.classifyStart(&e)
+	if kind == startNew && p.draining.Load() {
+		p.rmu.Unlock()
+		p.refuse(e)
+		return
+	}
 	if kind == startNew {
 		c = p.newCall(e)
 		p.calls[e.Channel] = c

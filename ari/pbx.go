@@ -54,10 +54,11 @@ type PBX struct {
 	hangupGrace  time.Duration // how long a recording waits for RecordingFinished after hangup
 	stopGrace    time.Duration // how long Serve waits for handlers when it stops
 
-	served atomic.Bool
-	ready  atomic.Bool
-	lost   atomic.Bool // the library reported a lost websocket since the last reconcile
-	drops  atomic.Bool // a bus buffer was seen full since the last reconcile
+	served   atomic.Bool
+	draining atomic.Bool // Drain was called: new calls go back to the dialplan
+	ready    atomic.Bool
+	lost     atomic.Bool // the library reported a lost websocket since the last reconcile
+	drops    atomic.Bool // a bus buffer was seen full since the last reconcile
 
 	mu       sync.Mutex
 	cl       ari.Client
@@ -115,7 +116,10 @@ type Stats struct {
 	InboxPeak  int    // largest inbox backlog seen
 }
 
-var _ adapter.PBX = (*PBX)(nil)
+var (
+	_ adapter.PBX     = (*PBX)(nil)
+	_ adapter.Drainer = (*PBX)(nil)
+)
 
 // New returns a PBX for one Asterisk. It does not connect: Serve does.
 func New(cfg config.Asterisk, log *slog.Logger) *PBX {

@@ -70,6 +70,12 @@ type Config struct {
 	ExternalStorage ExternalStorage `yaml:"external_storage"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
+	// LogFormat is text (logfmt-like key=value lines) or json (one JSON object per line, for
+	// log collectors). Default text; `pbxbridge serve --log-format` overrides it. Every line
+	// about a call carries call_id, pbx and app.
+	LogFormat string `yaml:"log_format"`
+	// Shutdown bounds the graceful stop on SIGTERM (ops.go).
+	Shutdown Shutdown `yaml:"shutdown"`
 	// MetricsPublic serves /metrics without credentials. Default false: when api_token is
 	// set, /metrics needs it (Authorization: Bearer); without api_token /metrics is open.
 	MetricsPublic bool `yaml:"metrics_public"`
@@ -106,7 +112,7 @@ type Asterisk struct {
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// CommandTimeout bounds every REST call (the library has none). Default 5s.
 	CommandTimeout Duration `yaml:"command_timeout"`
-	// Dial makes Dial targets into dial strings (config/dial.go); defaults suit the test
+	// Dial makes Dial targets into dial strings (asterisk_dial.go); defaults suit the test
 	// Asterisk's PJSIP endpoint "trunk".
 	Dial AsteriskDial `yaml:"dial"`
 }
@@ -236,7 +242,9 @@ type Store struct {
 
 // Sentinel names a Redis master watched by Sentinels.
 type Sentinel struct {
-	Master    string   `yaml:"master"`
+	// Master is the name the Sentinels know the master by (sentinel.conf's monitor name).
+	Master string `yaml:"master"`
+	// Addresses are the Sentinels' host:port addresses; at least one with master.
 	Addresses []string `yaml:"addresses"`
 }
 
@@ -294,6 +302,8 @@ func (c *Config) applyDefaults() {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	def(&c.DataDir, "pbxbridge-data")
 	def(&c.LogLevel, "info")
+	def(&c.LogFormat, LogText)
+	c.Shutdown.applyDefaults()
 	if c.LinkTTL == 0 {
 		c.LinkTTL = Duration(168 * time.Hour)
 	}
@@ -417,6 +427,12 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return bad("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.LogFormat != LogText && c.LogFormat != LogJSON {
+		return bad("log_format", "must be text or json, got %q", c.LogFormat)
+	}
+	if err := c.Shutdown.validate(bad); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, a := range c.Asterisk {

@@ -22,12 +22,13 @@ import (
 // delivers them in Event-Sequence order to apply (state) and into the mailbox, which the
 // method running on the call's goroutine reads. Commands on the socket are serialised by cmdMu.
 type Call struct {
-	p    *PBX
-	sock *sock
-	conn *eslgo.Conn // sock.conn
-	uuid string
-	info adapter.CallInfo
-	log  *slog.Logger
+	p     *PBX
+	sock  *sock
+	conn  *eslgo.Conn // sock.conn
+	uuid  string
+	info  adapter.CallInfo
+	log   *slog.Logger
+	label func(...slog.Attr) // labels log with the engine's call_id and app (LabelLog)
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -399,9 +400,4 @@ func (c *Call) watch(f func(*event)) (remove func()) {
 		delete(c.watchers, id)
 		c.mu.Unlock()
 	}
-}
-
-// CollectDigits is not implemented yet.
-func (c *Call) CollectDigits(ctx context.Context, d adapter.DigitSpec) (adapter.DigitResult, error) {
-	return adapter.DigitResult{}, fmt.Errorf("collect digits: %w", adapter.ErrUnsupported)
 }

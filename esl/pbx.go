@@ -39,6 +39,8 @@ type PBX struct {
 	runCtx context.Context // ends with Serve
 
 	ready    atomic.Bool
+	draining atomic.Bool // Drain was called: the listener is closed
+	ln       net.Listener
 	mu       sync.Mutex
 	inbound  *sock
 	inMu     sync.Mutex // serialises inbound commands
@@ -46,7 +48,32 @@ type PBX struct {
 	calls    sync.WaitGroup
 }
 
-var _ adapter.PBX = (*PBX)(nil)
+var (
+	_ adapter.PBX     = (*PBX)(nil)
+	_ adapter.Drainer = (*PBX)(nil)
+	_ adapter.Labeler = (*Call)(nil)
+)
+
+// LabelLog adds the engine's call_id and app to every later line of the call's log.
+func (c *Call) LabelLog(attrs ...slog.Attr) { c.label(attrs...) }
+
+// Drain stops taking new calls: the outbound listener closes, so FreeSWITCH's `socket`
+// application fails to connect and the dialplan goes on to its next action (another
+// pbxbridge's socket line, or whatever the admin put there), as for an HA standby. The calls
+// in progress keep their sockets until Serve's context ends. A socket accepted just before
+// the close is told to resume the dialplan and closed.
+func (p *PBX) Drain() {
+	if p.draining.Swap(true) {
+		return
+	}
+	p.mu.Lock()
+	ln := p.ln
+	p.mu.Unlock()
+	if ln != nil {
+		_ = ln.Close()
+	}
+	p.log.Info("freeswitch draining: outbound listener closed", "listen", p.cfg.Listen)
+}
 
 // New returns the PBX for one freeswitch: entry of the configuration.
 func New(cfg config.FreeSWITCH, log *slog.Logger) *PBX {
@@ -92,6 +119,12 @@ func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.C
 	if err != nil {
 		return fmt.Errorf("esl %s: listen %s: %w", p.cfg.Name, p.cfg.Listen, err)
 	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	if p.draining.Load() {
+		_ = ln.Close()
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	p.runCtx = runCtx
@@ -102,6 +135,11 @@ func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.C
 	go func() {
 		listenErr <- p.serveOutbound(runCtx, ln, func(s *sock, connect *eslgo.RawResponse) {
 			if runCtx.Err() != nil {
+				return
+			}
+			if p.draining.Load() {
+				p.log.Info("draining: new call sent back to the dialplan", "channel_id", connect.GetHeader("Unique-ID"))
+				s.resume(p.cmdTimeout)
 				return
 			}
 			p.calls.Add(1)
@@ -117,15 +155,18 @@ func (p *PBX) Serve(ctx context.Context, h func(ctx context.Context, c adapter.C
 	p.log.Info("freeswitch: listening for outbound sockets", "listen", ln.Addr().String(), "inbound", p.cfg.Inbound, "record_dir", p.recordDir)
 	select {
 	case <-ctx.Done():
-	case err := <-listenErr:
 		_ = ln.Close()
-		p.setNotReady("listener stopped")
-		return fmt.Errorf("esl %s: listener: %v: %w", p.cfg.Name, err, adapter.ErrPBXDown)
+		<-listenErr
+	case err := <-listenErr:
+		if err != nil || !p.draining.Load() {
+			_ = ln.Close()
+			p.setNotReady("listener stopped")
+			return fmt.Errorf("esl %s: listener: %v: %w", p.cfg.Name, err, adapter.ErrPBXDown)
+		}
+		<-ctx.Done() // drained: the calls in progress go on until Serve is told to stop
 	}
 	p.setNotReady("stopped")
 	stop()
-	_ = ln.Close()
-	<-listenErr
 	p.closeInbound()
 	done := make(chan struct{})
 	go func() { p.calls.Wait(); close(done) }()
@@ -142,9 +183,10 @@ func (p *PBX) handle(base context.Context, s *sock, connect *eslgo.RawResponse, 
 	uuid := connect.GetHeader("Unique-ID")
 	conn := s.conn
 	c := &Call{
-		p: p, sock: s, conn: conn, uuid: uuid, log: p.log.With("channel_id", uuid),
+		p: p, sock: s, conn: conn, uuid: uuid,
 		wake: make(chan struct{}, 1), complete: make(chan struct{}), lastEv: time.Now(),
 	}
+	c.log, c.label = adapter.NewCallLog(p.log.With("channel_id", uuid))
 	c.ctx, c.cancel = context.WithCancelCause(base)
 	app := connect.GetHeader("variable_pbxbridge_app")
 	c.info = adapter.CallInfo{

@@ -77,6 +77,19 @@ func (s *sock) exit() {
 	s.close()
 }
 
+// resume asks FreeSWITCH to go on with the dialplan when this socket closes (the `resume`
+// command of outbound mode) instead of hanging the channel up; exit then closes it.
+func (s *sock) resume(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	_, _ = s.conn.SendCommand(ctx, rawCommand("resume"))
+	cancel()
+}
+
+// rawCommand is an event-socket command with no arguments that eslgo has no type for.
+type rawCommand string
+
+func (c rawCommand) BuildMessage() string { return string(c) }
+
 // serveOutbound accepts FreeSWITCH's outbound sockets on ln until ln is closed, and runs
 // handle for each after the connect exchange (whose reply carries the channel data).
 func (p *PBX) serveOutbound(ctx context.Context, ln net.Listener, handle func(*sock, *eslgo.RawResponse)) error {

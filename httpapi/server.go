@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/dashboard"
 )
 
 // Errors the handlers return; errorHandler maps them to statuses.
@@ -126,6 +127,7 @@ func New(d Deps) *Server {
 	e.GET("/v1/outbox/dead", s.listDead)
 	e.POST("/v1/outbox/dead/:id/replay", s.replayDead)
 	e.PUT("/v1/freeswitch/:pbx/recordings/:sig/:name", s.upload)
+	s.mountDashboard()
 	return s
 }
 
@@ -134,12 +136,38 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // FileURL is the public, signed, expiring URL of a stored file.
 func (s *Server) FileURL(sid, ext string) string {
+	return s.d.PublicURL + s.filePath(sid, ext, s.d.LinkTTL)
+}
+
+// filePath is the signed /f path (and query) of a stored file, valid for ttl.
+func (s *Server) filePath(sid, ext string, ttl time.Duration) string {
 	name := sid
 	if ext != "" {
 		name += "." + ext
 	}
-	exp := s.d.Now().Add(s.d.LinkTTL).Unix()
-	return fmt.Sprintf("%s/f/%s?exp=%d&sig=%s", s.d.PublicURL, url.PathEscape(name), exp, s.sign(sid, exp))
+	exp := s.d.Now().Add(ttl).Unix()
+	return fmt.Sprintf("/f/%s?exp=%d&sig=%s", url.PathEscape(name), exp, s.sign(sid, exp))
+}
+
+// mountDashboard serves the operator dashboard (package dashboard) under /dashboard, behind
+// the API token like the API. Its players fetch recordings through signed /f links relative
+// to this server, whatever public_url says, valid for an hour.
+func (s *Server) mountDashboard() {
+	checks := make([]dashboard.Check, 0, len(s.d.Checks)+1)
+	if s.d.Ready != nil {
+		checks = append(checks, dashboard.Check{Name: "ready", Check: s.d.Ready})
+	}
+	for _, c := range s.d.Checks {
+		checks = append(checks, dashboard.Check{Name: c.Name, Check: c.Check})
+	}
+	h := echo.WrapHandler(dashboard.New(dashboard.Deps{
+		Store: s.d.Store, Outbox: s.d.Outbox, Wake: s.d.Wake, Checks: checks, CheckTimeout: s.d.ReadyTimeout,
+		Token:    s.d.APIToken,
+		FileLink: func(sid, ext string) string { return s.filePath(sid, ext, time.Hour) },
+		Log:      s.d.Log.With("component", "dashboard"), Now: s.d.Now,
+	}))
+	s.echo.Any(dashboard.Prefix, h)
+	s.echo.Any(dashboard.Prefix+"/*", h)
 }
 
 func (s *Server) sign(sid string, exp int64) string {

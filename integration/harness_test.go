@@ -317,15 +317,28 @@ func (c *call) local(exten string) {
 // and waits for SIPp to finish. extra are more SIPp arguments (-set NAME VALUE).
 func (c *call) sip(ctx context.Context, scenario string, extra ...string) {
 	c.t.Helper()
+	c.sipIn(ctx, "", scenario, extra...)
+}
+
+// sipIn is sip with SIPp running in dir ("" = the test's own), where the scenario finds the
+// files it names by relative paths (a pcap a test generated).
+func (c *call) sipIn(ctx context.Context, dir, scenario string, extra ...string) {
+	c.t.Helper()
 	env.sippMu.Lock()
 	n := env.sippN
 	env.sippN++
 	env.sippMu.Unlock()
-	args := append([]string{"sipp", "-sf", filepath.Join(asteriskDir, "sipp", scenario), "-s", c.number,
+	abs, err := filepath.Abs(asteriskDir)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	args := append([]string{"sipp", "-sf", filepath.Join(abs, "sipp", scenario), "-s", c.number,
 		"-i", "127.0.0.1", "-p", fmt.Sprint(5100 + 2*n), "-mi", "127.0.0.1", "-mp", fmt.Sprint(16000 + 8*n),
 		"-cp", fmt.Sprint(8900 + n), "-m", "1", "-timeout", "60", "-timeout_error", "-nostdin"}, extra...)
 	args = append(args, sipTarget)
-	out, err := exec.CommandContext(ctx, filepath.Join(asteriskDir, "run.sh"), args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, filepath.Join(abs, "run.sh"), args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		c.t.Fatalf("SIPp call failed: %v\n%s", err, apptest.Tail(string(out), 25))
 	}

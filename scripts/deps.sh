@@ -6,11 +6,14 @@
 set -eu
 
 PACKAGES="
+chromium
 espeak-ng
 pocketsphinx
 pocketsphinx-en-us
 redis-server
 "
+# chromium: dashboard/ runs its browser tests in headless Chromium (chromedp; skipped without
+#   it, a failure under PBXBRIDGE_INTEGRATION=1).
 # espeak-ng: tts/ renders Say and Speak with it (tts tests skip without it).
 # pocketsphinx, pocketsphinx-en-us: transcribe/ runs its offline provider with
 #   pocketsphinx_continuous and the en-US model (tests skip without them; a failure under

@@ -551,3 +551,40 @@ func TranscriptionCallbackParams(d Dialect, c CallParams, r RecordingParams) (Pa
 	b.str("error", plivoTranscriptionError(t))
 	return b.Params, nil
 }
+
+// InputParams is what a Gather collected, as its action request reports it.
+type InputParams struct {
+	// Digits are the keys pressed, finish key excluded; "" when the action is requested with no
+	// input (CarrierX actionOnEmptyResult).
+	Digits string
+	// InputType is set for Plivo <GetInput> only, which reports the kind of input it got
+	// (InputDTMF); "" for FlexML <Gather> and Plivo <GetDigits>, which send no such field.
+	InputType InputType
+}
+
+// GatherActionParams is the action request of a Gather (FlexML <Gather>, Plivo <GetDigits>
+// and <GetInput> with keys): the call fields, then the input.
+//
+// CarrierX: the §2.1 call-flow fields and Digits, which is all a FlexML application reads
+// from a Gather (the vendor's Gather page names only Digits). Plivo GetDigits: the §3.1 call
+// parameters and Digits (Plivo's framework sends {'Digits': digits} on top of the call
+// parameters). Plivo GetInput: InputType (dtmf) before Digits, as its "parameters sent to the
+// action URL" table lists them; Open: the speech fields (Speech, SpeechConfidenceScore, ...)
+// are not sent for key input.
+func GatherActionParams(d Dialect, c CallParams, in InputParams) (Params, error) {
+	if err := checkDialect(d); err != nil {
+		return Params{}, err
+	}
+	b := newBuilder(d, 14)
+	if d == FlexML {
+		b.carrierxCall(c)
+		b.str("Digits", in.Digits)
+		return b.Params, nil
+	}
+	b.plivoCall(c)
+	if in.InputType != "" {
+		b.str("InputType", string(in.InputType))
+	}
+	b.str("Digits", in.Digits)
+	return b.Params, nil
+}

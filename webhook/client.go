@@ -69,6 +69,10 @@ type Options struct {
 	Secrets Secrets
 	// Open decrypts an outbox entry's sealed URL credentials (seal.Box.Open).
 	Open func(sealed []byte) ([]byte, error)
+	// Trace, when set, is given every attempt of every request, after it ended (trace.go;
+	// `pbxbridge call` prints them). It is called from the sending goroutine, concurrently,
+	// and must not block.
+	Trace func(Exchange)
 }
 
 // Secrets looks up an app's credentials by its name. It is called once per request, from
@@ -93,6 +97,8 @@ type Client struct {
 	rand  io.Reader
 	sec   Secrets
 	open  func([]byte) ([]byte, error)
+	// tracer is Options.Trace.
+	tracer func(Exchange)
 }
 
 // Request is one logical request: every attempt of it carries the same EventID.
@@ -101,7 +107,10 @@ type Request struct {
 	// of one Do (an outbox entry passes its ID, stable across processes).
 	EventID string
 	// CallID is used in log lines only.
-	CallID  string
+	CallID string
+	// Kind says what the request is (answer, redirect, action, callback, hangup, ...), for
+	// traces only.
+	Kind    string
 	Dialect translate.Dialect
 	// Method is GET or POST; "" means POST.
 	Method translate.Method
@@ -176,14 +185,15 @@ func NewClient(o Options) *Client {
 		MaxResponseHeaderBytes: 64 << 10,
 	}
 	return &Client{
-		tr:    tr,
-		ua:    "pbxbridge/" + o.Version,
-		limit: o.DocumentLimit,
-		log:   o.Logger,
-		now:   o.Now,
-		rand:  o.Rand,
-		sec:   o.Secrets,
-		open:  o.Open,
+		tr:     tr,
+		ua:     "pbxbridge/" + o.Version,
+		limit:  o.DocumentLimit,
+		log:    o.Logger,
+		now:    o.Now,
+		rand:   o.Rand,
+		sec:    o.Secrets,
+		open:   o.Open,
+		tracer: o.Trace,
 	}
 }
 
@@ -200,7 +210,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		return nil, err
 	}
 	for n := 1; ; n++ {
-		resp, err := c.attempt(ctx, &r, n)
+		resp, err := c.traceAttempt(ctx, &r, n)
 		if err == nil {
 			return resp, nil
 		}
@@ -234,7 +244,7 @@ func (c *Client) Attempt(ctx context.Context, r Request, n int) (*Response, erro
 	if err := c.prepare(&r); err != nil {
 		return nil, err
 	}
-	return c.attempt(ctx, &r, max(n, 1))
+	return c.traceAttempt(ctx, &r, max(n, 1))
 }
 
 // prepare checks r and fills its defaults.

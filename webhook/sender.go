@@ -15,7 +15,7 @@ var _ adapter.Sender = (*Client)(nil)
 func (c *Client) Send(ctx context.Context, r adapter.Request) (*adapter.Response, error) {
 	token, secret := c.secrets(r.App)
 	resp, err := c.Do(ctx, Request{
-		EventID: r.EventID, CallID: r.CallID, Dialect: r.Dialect, Method: r.Method, URL: r.URL, Body: r.Body,
+		EventID: r.EventID, CallID: r.CallID, Kind: r.Kind, Dialect: r.Dialect, Method: r.Method, URL: r.URL, Body: r.Body,
 		BodyType: r.BodyType, Retry: r.Retry, AuthToken: token, Secret: secret,
 		Document: r.Document, Limit: int64(r.Limit),
 	})
@@ -50,7 +50,7 @@ func (c *Client) EntryRequest(e adapter.Entry) (Request, error) {
 	}
 	token, secret := c.secrets(e.App)
 	r := Request{
-		EventID: e.ID, CallID: e.CallID, Dialect: e.Dialect, Method: e.Method, URL: u,
+		EventID: e.ID, CallID: e.CallID, Kind: e.Kind, Dialect: e.Dialect, Method: e.Method, URL: u,
 		Body: e.Body, BodyType: e.BodyType, Retry: e.Retry, AuthToken: token, Secret: secret,
 	}
 	if err := c.prepare(&r); err != nil {

@@ -21,6 +21,7 @@ commands:
   serve      run pbxbridge beside Asterisk (see 'pbxbridge serve -h')
   outbox     list and replay undelivered callbacks (see 'pbxbridge outbox -h')
   validate   check FlexML or Plivo XML documents and show what pbxbridge understood
+  call       place a real SIP call into an application and trace it (see 'pbxbridge call -h')
   version    print the version
 
 Run 'pbxbridge <command> -h' for a command's flags.
@@ -39,6 +40,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runOutbox(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdin, stdout, stderr)
+	case "call":
+		return runCall(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "pbxbridge %s\n", version)
 		return 0

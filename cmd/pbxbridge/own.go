@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -107,17 +108,31 @@ func reservable(cfg *config.Config, mk func() adapter.PBX) adapter.PBX {
 
 // reserve is a PBX made anew for each period of ownership. It delegates to the current one.
 type reserve struct {
-	mk      func() adapter.PBX
-	serving atomic.Bool // this instance owns the PBX: Serve runs
-	mu      sync.Mutex
-	cur     adapter.PBX
-	used    bool // cur has been served
+	mk       func() adapter.PBX
+	serving  atomic.Bool // this instance owns the PBX: Serve runs
+	draining atomic.Bool // Drain was called: no new period of ownership starts
+	mu       sync.Mutex
+	cur      adapter.PBX
+	used     bool // cur has been served
 }
 
 var (
 	_ adapter.PBX        = (*reserve)(nil)
 	_ adapter.Reconciler = (*reserve)(nil)
+	_ adapter.Drainer    = (*reserve)(nil)
 )
+
+// errDrainingPBX: a standby that is draining does not take the PBX over (owner.Run releases
+// the lease it just took, for another instance).
+var errDrainingPBX = errors.New("draining: not taking the PBX over")
+
+// Drain drains the PBX being served, and keeps this instance from serving it again.
+func (r *reserve) Drain() {
+	r.draining.Store(true)
+	if d, ok := r.current().(adapter.Drainer); ok {
+		d.Drain()
+	}
+}
 
 func (r *reserve) current() adapter.PBX {
 	r.mu.Lock()
@@ -138,6 +153,9 @@ func (r *reserve) Ready() error {
 func (r *reserve) connected() error { return r.current().Ready() }
 
 func (r *reserve) Serve(ctx context.Context, h func(context.Context, adapter.Call)) error {
+	if r.draining.Load() {
+		return errDrainingPBX
+	}
 	r.mu.Lock()
 	if r.used {
 		r.cur = r.mk()
@@ -147,6 +165,9 @@ func (r *reserve) Serve(ctx context.Context, h func(context.Context, adapter.Cal
 	r.mu.Unlock()
 	r.serving.Store(true)
 	defer r.serving.Store(false)
+	if d, ok := p.(adapter.Drainer); ok && r.draining.Load() {
+		d.Drain() // Drain came while a new one was being made
+	}
 	return p.Serve(ctx, h)
 }
 

@@ -12,11 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
@@ -34,18 +33,24 @@ import (
 	"github.com/pbxbridge/pbxbridge/webhook"
 )
 
-const serveUsage = `usage: pbxbridge serve [--config FILE]
+const serveUsage = `usage: pbxbridge serve [--config FILE] [--log-format text|json]
 
 Runs pbxbridge beside Asterisk: takes the calls that Asterisk hands to its Stasis
 application, runs each call's FlexML or Plivo application, stores recordings and delivers
 callbacks. Without --config it uses the embedded defaults (config.Default: a local Asterisk
-with the project's test credentials). PBXBRIDGE_CONFIG names the file too.
+with the project's test credentials). PBXBRIDGE_CONFIG names the file too. --log-format
+overrides the configuration's log_format.
+
+SIGTERM or SIGINT drains: no new calls, the calls in progress go on for up to
+shutdown.drain_timeout, queued callbacks are delivered for up to shutdown.flush_timeout,
+then it exits 0. A second signal exits at once with status 1.
 `
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfgPath := fs.String("config", os.Getenv("PBXBRIDGE_CONFIG"), "")
+	logFormat := fs.String("log-format", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, serveUsage)
@@ -62,21 +67,22 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	if *logFormat != "" {
+		if *logFormat != config.LogText && *logFormat != config.LogJSON {
+			fmt.Fprintf(stderr, "pbxbridge serve: --log-format: must be text or json, got %q\n", *logFormat)
+			return 2
+		}
+		cfg.LogFormat = *logFormat
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	redis.SetLogger(log)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopOnSignal(log, func() { os.Exit(1) })
 	defer stop()
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("pbxbridge stopped", "err", err)
 		return 1
 	}
 	return 0
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
 // appSecrets gives the webhook client each app's credentials, by name.
@@ -135,6 +141,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	worker.Start()
 
+	var draining atomic.Bool // /readyz fails from the signal on
 	mediaStore := httpapi.NewMediaStore(cfg.PublicURL, 256<<20)
 	var speaker adapter.Speaker
 	if sp, err := tts.NewEspeak(); err != nil {
@@ -159,7 +166,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	api := httpapi.New(httpapi.Deps{
 		Store: st, Outbox: st, Wake: worker.Wake, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
 		LinkSecret: linkSecret, APIToken: cfg.APIToken.Reveal(), LinkTTL: cfg.LinkTTL.D(),
-		Checks: readyChecks(st, pbxs), Metrics: met, MetricsPublic: cfg.MetricsPublic,
+		Checks: append([]httpapi.Check{drainCheck(&draining)}, readyChecks(st, pbxs)...), Metrics: met, MetricsPublic: cfg.MetricsPublic,
 		Log:        log.With("component", "http"),
 		Uploads:    uploads,
 		Containers: apiContainers(cfg.Containers),
@@ -184,7 +191,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	runCtx, cancelRun := context.WithCancel(ctx)
+	// runCtx outlives the signal (ctx): the PBXs keep serving the calls in progress while
+	// they drain; it ends once the drain is over.
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	go eng.SweepLifecycle(runCtx, time.Second)
 	jobsDone := make(chan struct{})
@@ -205,20 +214,22 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			}
 		}()
 	}
-	<-runCtx.Done()
-	log.Info("pbxbridge draining")
-	wg.Wait()
+	_ = sdNotify("READY=1\nSTATUS=serving")
+	select {
+	case <-ctx.Done(): // SIGTERM or SIGINT
+	case <-runCtx.Done(): // a PBX failed for good: stop the same way
+	}
+	d := drainer{cfg: cfg, log: log, eng: eng, pbxs: pbxs, worker: worker, outbox: st, draining: &draining, stopWorker: worker.Stop}
+	d.calls()
+	cancelRun()
+	wg.Wait()  // the PBX connections are closed, HA leases released
 	<-jobsDone // running transcriptions stop and stay queued for the next start
-
-	drain, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	d.background()
+	d.flush()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := eng.Wait(drain); err != nil {
-		log.Warn("background recordings did not finish", "err", err)
-	}
-	if err := worker.Stop(drain); err != nil {
-		log.Warn("outbox worker stop", "err", err)
-	}
-	_ = httpSrv.Shutdown(drain)
+	_ = httpSrv.Shutdown(sctx)
+	d.done()
 	select {
 	case err := <-errs:
 		return err

@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
+	"time"
 )
 
 // Main runs m for a package's TestMain and exits. Without PBXBRIDGE_INTEGRATION=1 it prints
@@ -60,18 +62,32 @@ type Process struct {
 	// LogFrom is the size of the log before this process started: where its lines begin when
 	// several runs append to one log.
 	LogFrom int64
+
+	waitOnce sync.Once
+	exited   chan struct{} // closed once cmd.Wait has returned
 }
 
-// Serve starts `bin serve --config config` with its output appended to logPath. The test's
-// cleanup kills it if it still runs.
-func Serve(t testing.TB, bin, config, logPath string) *Process {
+// wait reaps the process once, whoever asks first (Kill, Wait, the cleanup).
+func (p *Process) wait() <-chan struct{} {
+	p.waitOnce.Do(func() {
+		go func() {
+			_ = p.cmd.Wait()
+			close(p.exited)
+		}()
+	})
+	return p.exited
+}
+
+// Serve starts `bin serve --config config [args...]` with its output appended to logPath.
+// The test's cleanup kills it if it still runs.
+func Serve(t testing.TB, bin, config, logPath string, args ...string) *Process {
 	t.Helper()
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	p := &Process{cmd: exec.Command(bin, "serve", "--config", config)}
+	p := &Process{cmd: exec.Command(bin, append([]string{"serve", "--config", config}, args...)...), exited: make(chan struct{})}
 	if fi, err := f.Stat(); err == nil {
 		p.LogFrom = fi.Size()
 	}
@@ -80,9 +96,11 @@ func Serve(t testing.TB, bin, config, logPath string) *Process {
 		t.Fatalf("start pbxbridge (%s): %v", config, err)
 	}
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		select {
+		case <-p.exited:
+		default:
 			_ = p.cmd.Process.Kill()
-			_ = p.cmd.Wait()
+			<-p.wait()
 		}
 	})
 	return p
@@ -94,5 +112,26 @@ func (p *Process) Kill(t testing.TB) {
 	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatalf("kill -9 pbxbridge: %v", err)
 	}
-	_ = p.cmd.Wait()
+	<-p.wait()
+}
+
+// Signal sends sig (syscall.SIGTERM: a graceful stop) and returns at once; Wait gives the
+// exit.
+func (p *Process) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to pbxbridge: %v", sig, err)
+	}
+}
+
+// Wait waits up to d for the process to exit and returns its exit status (-1 when a signal
+// ended it). It fails the test if the process is still running after d.
+func (p *Process) Wait(t testing.TB, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.wait():
+	case <-time.After(d):
+		t.Fatalf("pbxbridge still running %v later", d)
+	}
+	return p.cmd.ProcessState.ExitCode()
 }
