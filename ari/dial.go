@@ -31,7 +31,7 @@ import (
 //   - The first target to answer wins (the others are hung up with ANSWERED_ELSEWHERE); both
 //     channels go into a mixing bridge of ours.
 //   - A recording at answer (DialSpec.Record) runs through snoops on the caller's channel, as
-//     a background recording does: a channel in a bridge cannot be recorded directly
+//     a background recording does, made before the targets ring and recorded from the answer: a channel in a bridge cannot be recorded directly
 //     (asterisk.md §3), and a snoop on the caller hears both parties: spy=in is the caller,
 //     spy=out what the caller hears, the called party; stereo takes one of each (caller
 //     left, called party right). A session recording started before the Dial goes on the
@@ -67,6 +67,7 @@ type dialer struct {
 	rb     *player
 	winner *dialLeg
 	bridge string
+	armed  *recorder // the recording at answer, snoops up, not started
 	rec    *session
 	res    adapter.DialResult
 	limit  <-chan time.Time
@@ -125,6 +126,21 @@ func (dl *dialer) run(ctx context.Context) (adapter.DialResult, error) {
 	if len(dl.legs) == 0 {
 		dl.res.Status = adapter.DialFailed
 		return dl.res, nil
+	}
+	if rs := dl.spec.Record; rs != nil {
+		// The snoops are made now, while nothing rings yet, so that the answer only has to
+		// start the recording (recorder.arm).
+		r, err := c.armSession(ctx, *rs)
+		if err != nil {
+			if errors.Is(err, adapter.ErrHangup) {
+				dl.res.Status = adapter.DialCanceled
+				return dl.res, err
+			}
+			c.log.Error("dial: recording at answer not prepared", "recording", rs.Name, "err", err)
+			dl.res.RecordErr = err
+		} else {
+			dl.armed = r
+		}
 	}
 	dl.ringback(ctx)
 	placed := 0
@@ -421,13 +437,14 @@ func (dl *dialer) answered(ctx context.Context, l *dialLeg, at time.Time) {
 	if dl.spec.TimeLimit > 0 {
 		dl.limit = time.After(dl.spec.TimeLimit)
 	}
-	if rs := dl.spec.Record; rs != nil {
-		rec, err := c.StartRecording(ctx, *rs)
+	if r := dl.armed; r != nil {
+		dl.armed = nil
+		rec, err := r.startArmed(ctx)
 		if err != nil {
-			c.log.Error("dial: recording at answer failed", "recording", rs.Name, "err", err)
+			c.log.Error("dial: recording at answer failed", "recording", r.spec.Name, "err", err)
 			dl.res.RecordErr = err
 		} else {
-			dl.rec = rec.(*session)
+			dl.rec = rec
 		}
 	}
 }
@@ -510,6 +527,11 @@ func (dl *dialer) cleanup(ctx context.Context) {
 		dl.rb.stop(ctx)
 	}
 	dl.hangupLegs(ctx, nil, causeNormal)
+	if dl.armed != nil {
+		// Nobody answered: nothing was recorded; the snoops go.
+		dl.armed.close()
+		dl.armed = nil
+	}
 	if dl.res.Status == adapter.DialCompleted && dl.res.Ended.IsZero() {
 		dl.res.Ended = time.Now()
 	}

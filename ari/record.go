@@ -203,6 +203,16 @@ func (c *call) record(ctx context.Context, spec adapter.RecordSpec, forceSnoop b
 
 // start answers if needed, creates the snoops, beeps, and starts every leg.
 func (r *recorder) start(ctx context.Context) error {
+	if err := r.arm(ctx); err != nil {
+		return err
+	}
+	return r.begin(ctx)
+}
+
+// arm is start up to the recording itself: the watcher, the answer, the beep and the snoops,
+// up. A Dial arms its recording while the targets ring, so that at the answer only the record
+// requests remain (begin): the file then starts with the bridge, not a snoop's set-up later.
+func (r *recorder) arm(ctx context.Context) error {
 	c := r.c
 	w, err := c.watch()
 	if err != nil {
@@ -241,6 +251,13 @@ func (r *recorder) start(ctx context.Context) error {
 			c.log.Warn("snoop StasisStart not seen in time; recording anyway", "recording", r.spec.Name)
 		}
 	}
+	return nil
+}
+
+// begin starts every leg's recording and the background audio.
+func (r *recorder) begin(ctx context.Context) error {
+	c := r.c
+	r.t0 = time.Now()
 	for _, l := range r.legs {
 		if err := r.post(ctx, l); err != nil {
 			return err

