@@ -541,3 +541,33 @@ func TestFlexMLDialCallerHangsUp(t *testing.T) {
 		c.notRequested("never")
 	})
 }
+
+// TestPlivoDialMusic: dialMusic names a document whose Play is what the caller hears while
+// the called party rings (2 s): a recordSession's right channel (what the caller heard) holds
+// it before the answer, and the called party after.
+func TestPlivoDialMusic(t *testing.T) {
+	t.Parallel()
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		tone := chirp(1500*time.Millisecond, 6000)
+		c.serveAudio("music.wav", tone)
+		c.serve("music", `<Response><Play>`+c.url("music.wav")+`</Play></Response>`)
+		c.doc = `<Response><Record recordSession="true" fileFormat="wav" maxLength="60" callbackUrl="` + c.url("cb") +
+			`"/><Dial dialMusic="` + c.url("music") + `"><Number>` + c.calleeNumber(calleeHangs) + `</Number></Dial><Hangup/></Response>`
+		c.ok("cb")
+		c.dial(ctx, "sip")
+		cb := c.wait(ctx, "cb")
+		rec := wavFile(t, recording(t, cb.Get("RecordUrl"), "audio/wav"), 2)
+		right := channel(rec, 1)
+		music, other := correlation(tone, right), correlation(calleeAudio(t), right)
+		t.Logf("what the caller heard: dialMusic %.3f, called party %.3f", music, other)
+		if music < 0.6 {
+			t.Errorf("the caller did not hear dialMusic while the party rang: correlation %.3f", music)
+		}
+		if other < 0.6 {
+			t.Errorf("the caller did not hear the called party: correlation %.3f", other)
+		}
+		c.waitStatus(ctx)
+	})
+}
