@@ -26,10 +26,11 @@ import (
 type calleeKind int
 
 const (
-	calleeWaits calleeKind = iota // answers after 2 s, talks, never hangs up
-	calleeHangs                   // answers after 2 s, talks, hangs up 6 s after answering
-	calleeBusy                    // refuses as busy (486)
-	calleeRings                   // rings until cancelled
+	calleeWaits  calleeKind = iota // answers after 2 s, talks, never hangs up
+	calleeHangs                    // answers after 2 s, talks, hangs up 6 s after answering
+	calleeBusy                     // refuses as busy (486)
+	calleeRings                    // rings until cancelled
+	calleeHeader                   // as calleeHangs with the header X-PH-Leg: 7, else 403
 )
 
 // calleeAnswer and calleeTalk are the scenario's timings.
@@ -62,7 +63,9 @@ func (c *call) simCallee(n string, kind calleeKind) {
 	switch kind {
 	case calleeWaits:
 		ce = eslsim.Callee{Ring: calleeAnswer, Audio: calleeAudio(c.t).Samples}
-	case calleeHangs:
+	case calleeHangs, calleeHeader:
+		// The simulated party does not look at headers: the esl tests check the legs'
+		// sip_h_ variables.
 		ce = eslsim.Callee{Ring: calleeAnswer, Audio: calleeAudio(c.t).Samples, HangupAt: calleeTalk}
 	case calleeBusy:
 		ce = eslsim.Callee{Refuse: "USER_BUSY"}
@@ -568,6 +571,23 @@ func TestPlivoDialMusic(t *testing.T) {
 		if other < 0.6 {
 			t.Errorf("the caller did not hear the called party: correlation %.3f", other)
 		}
+		c.waitStatus(ctx)
+	})
+}
+
+// TestPlivoDialSIPHeaders: sipHeaders on <Dial> and <User> reach the called party as X-PH-
+// headers: the party answers only when "X-PH-Leg: 7" is in the INVITE.
+func TestPlivoDialSIPHeaders(t *testing.T) {
+	t.Parallel()
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		c.doc = `<Response><Dial action="` + c.url("after") + `" sipHeaders="Acct=42"><User sipHeaders="Leg=7">sip:` +
+			c.calleeNumber(calleeHeader) + `@127.0.0.1:` + envOr("PBX_CALLEE_PORT", "5080") + `</User></Dial></Response>`
+		c.serve("after", `<Response><Hangup/></Response>`)
+		c.dial(ctx, "sip")
+		act := c.wait(ctx, "after")
+		plivoDialAction(t, act, "completed", "NORMAL_CLEARING")
 		c.waitStatus(ctx)
 	})
 }
