@@ -138,9 +138,11 @@ type session struct {
 	// announced maps a background recording's name to the SID and URL its start announced
 	// (Plivo's action at start): the file and its callbacks must use those very values.
 	announced map[string]announcement
-	ended     time.Time
-	started   time.Time
-	flowErr   string // why the call flow failed, for the trace; only the call's goroutine
+	// armed is a startOnDialAnswer Record waiting for the next Dial (dial.go).
+	armed   *armedDial
+	ended   time.Time
+	started time.Time
+	flowErr string // why the call flow failed, for the trace; only the call's goroutine
 }
 
 // Handle runs one call to its end. It is the handler given to PBX.Serve.

@@ -55,9 +55,13 @@ func (s *session) record(ctx context.Context, log *slog.Logger, r *translate.Rec
 		s.background(ctx, log, r, spec.Name, rec)
 		return next, false, err
 	case translate.ModeDial:
-		// Plivo startOnDialAnswer arms the next Dial. Dial comes with its own issue: until
-		// then nothing is recorded and no callbackUrl is sent (record.md §2.1 rule 4, Open).
-		log.Warn("startOnDialAnswer armed, but Dial is not supported yet: nothing will be recorded")
+		// Plivo startOnDialAnswer arms the next Dial (dial.go), which records from answer to
+		// its end; no Dial, or no answer, records nothing (record.md §2.1 rule 4, Open).
+		if s.armed != nil {
+			log.Warn("startOnDialAnswer armed again before a Dial: the earlier one is dropped", "name", s.armed.spec.Name)
+		}
+		s.armed = &armedDial{r: r, spec: spec}
+		log.Info("startOnDialAnswer armed", "name", spec.Name)
 		next, err := s.actionAtStart(ctx, r, spec.Name)
 		return next, false, err
 	}

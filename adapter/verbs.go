@@ -48,13 +48,10 @@ func (s *session) verb(ctx context.Context, log *slog.Logger, prog *translate.Pr
 			return nil, false, err
 		}
 		return nil, false, s.call.SendDTMF(ctx, v.Digits)
+	case *translate.Dial:
+		return s.dial(ctx, log, v)
 	case *translate.Gather:
 		return s.gather(ctx, log, v)
-	case *translate.Dial:
-		// Dialling comes with its own issue; until then the verb is skipped with an error in
-		// the log rather than failing the call.
-		log.Error("verb not supported yet by pbxbridge; skipped", "verb", v.Element())
-		return nil, false, nil
 	}
 	log.Error("verb not supported; skipped", "type", fmt.Sprintf("%T", v))
 	return nil, false, nil

@@ -406,8 +406,3 @@ func q850Code(name string) (int, bool) {
 	}
 	return 0, false
 }
-
-// Dial is not implemented yet.
-func (c *call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult, error) {
-	return adapter.DialResult{Target: -1}, fmt.Errorf("dial: %w", adapter.ErrUnsupported)
-}

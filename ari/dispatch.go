@@ -41,7 +41,7 @@ func (p *PBX) classifyStart(e *evt) (startKind, *call) {
 	if r := p.chans[e.Channel]; r != nil {
 		return startOwned, r.c
 	}
-	if strings.HasPrefix(e.ChannelName, "Snoop/") || len(e.Args) > 0 && e.Args[0] == snoopMarker {
+	if strings.HasPrefix(e.ChannelName, "Snoop/") || len(e.Args) > 0 && (e.Args[0] == snoopMarker || e.Args[0] == dialMarker) {
 		return startOrphan, nil
 	}
 	if isLocalSecondHalf(e.ChannelName, e.Channel) {

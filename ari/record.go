@@ -64,6 +64,9 @@ type recorder struct {
 	bg      *player
 	bgErr   error
 	stopReq chan struct{} // Stop of a background recording, served by the recording's goroutine
+	// stopWhy is the end reason a Stop gives (EndStopped when empty); written before the
+	// stopReq send that the recording's goroutine receives.
+	stopWhy adapter.EndReason
 	grace   <-chan time.Time
 	t0      time.Time // local clock at start, for results when events are missing
 	closed  bool
@@ -200,6 +203,16 @@ func (c *call) record(ctx context.Context, spec adapter.RecordSpec, forceSnoop b
 
 // start answers if needed, creates the snoops, beeps, and starts every leg.
 func (r *recorder) start(ctx context.Context) error {
+	if err := r.arm(ctx); err != nil {
+		return err
+	}
+	return r.begin(ctx)
+}
+
+// arm is start up to the recording itself: the watcher, the answer, the beep and the snoops,
+// up. A Dial arms its recording while the targets ring, so that at the answer only the record
+// requests remain (begin): the file then starts with the bridge, not a snoop's set-up later.
+func (r *recorder) arm(ctx context.Context) error {
 	c := r.c
 	w, err := c.watch()
 	if err != nil {
@@ -238,6 +251,13 @@ func (r *recorder) start(ctx context.Context) error {
 			c.log.Warn("snoop StasisStart not seen in time; recording anyway", "recording", r.spec.Name)
 		}
 	}
+	return nil
+}
+
+// begin starts every leg's recording and the background audio.
+func (r *recorder) begin(ctx context.Context) error {
+	c := r.c
+	r.t0 = time.Now()
 	for _, l := range r.legs {
 		if err := r.post(ctx, l); err != nil {
 			return err
@@ -572,7 +592,11 @@ func (r *recorder) wait(ctx, run context.Context) error {
 			}
 			r.armGrace()
 		case <-r.stopReq:
-			r.stopAll(bctx, adapter.EndStopped)
+			why := r.stopWhy
+			if why == "" {
+				why = adapter.EndStopped
+			}
+			r.stopAll(bctx, why)
 			r.armGrace()
 		case <-r.grace:
 			r.c.log.Warn("no RecordingFinished after hangup or stop; taking what is stored", "recording", r.spec.Name)

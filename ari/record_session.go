@@ -21,10 +21,39 @@ func (c *call) StartRecording(ctx context.Context, spec adapter.RecordSpec) (ada
 		r.close()
 		return nil, err
 	}
+	return r.run(), nil
+}
+
+// armSession prepares a background recording without starting it (recorder.arm): the snoops
+// are up, the record requests not sent. startArmed starts it; close drops it unstarted.
+func (c *call) armSession(ctx context.Context, spec adapter.RecordSpec) (*recorder, error) {
+	r, err := c.newRecorder(spec, true, true)
+	if err != nil {
+		return nil, err
+	}
+	r.stopReq = make(chan struct{}, 1)
+	if err := r.arm(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// startArmed starts an armed background recording.
+func (r *recorder) startArmed(ctx context.Context) (*session, error) {
+	if err := r.begin(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r.run(), nil
+}
+
+// run hands a started background recording to its own goroutine.
+func (r *recorder) run() *session {
 	s := &session{r: r, done: make(chan struct{})}
-	c.p.wg.Add(1)
+	r.c.p.wg.Add(1)
 	go s.run()
-	return s, nil
+	return s
 }
 
 // session is an adapter.Recording.
@@ -69,6 +98,12 @@ func (s *session) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+// stopFor is Stop with the end reason the result reports (a Dial ending: session-end).
+func (s *session) stopFor(ctx context.Context, why adapter.EndReason) error {
+	s.r.stopWhy = why
+	return s.Stop(ctx)
 }
 
 func (s *session) Done() <-chan struct{} { return s.done }

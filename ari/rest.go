@@ -72,6 +72,11 @@ func (p *PBX) release() { <-p.inflight }
 
 // raw sends one request with our own client. path is already escaped; query may be nil.
 func (p *PBX) raw(ctx context.Context, method, path string, query url.Values, timeout time.Duration) (int, []byte, error) {
+	return p.rawBody(ctx, method, path, query, nil, timeout)
+}
+
+// rawBody is raw with a JSON body (nil = none).
+func (p *PBX) rawBody(ctx context.Context, method, path string, query url.Values, jsonBody []byte, timeout time.Duration) (int, []byte, error) {
 	if timeout <= 0 {
 		timeout = p.cmdTimeout
 	}
@@ -85,9 +90,16 @@ func (p *PBX) raw(ctx context.Context, method, path string, query url.Values, ti
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	var rd io.Reader
+	if jsonBody != nil {
+		rd = bytes.NewReader(jsonBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return 0, nil, err
+	}
+	if jsonBody != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.SetBasicAuth(p.cfg.Username, p.cfg.Password.Reveal())
 	resp, err := p.http.Do(req)

@@ -112,6 +112,9 @@ type Asterisk struct {
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// CommandTimeout bounds every REST call (the library has none). Default 5s.
 	CommandTimeout Duration `yaml:"command_timeout"`
+	// Dial makes Dial targets into dial strings (asterisk_dial.go); defaults suit the test
+	// Asterisk's PJSIP endpoint "trunk".
+	Dial AsteriskDial `yaml:"dial"`
 }
 
 // FreeSWITCH is one FreeSWITCH node. Calls arrive on Listen from the dialplan's
@@ -334,6 +337,7 @@ func (c *Config) applyDefaults() {
 		def(&a.URL, "http://127.0.0.1:8088/ari")
 		def(&a.Username, "pbxbridge")
 		def(&a.Application, "pbxbridge")
+		a.Dial.defaults()
 		if a.WebsocketURL == "" {
 			a.WebsocketURL = websocketURL(a.URL)
 		}
@@ -448,6 +452,9 @@ func (c *Config) Validate() error {
 		}
 		if a.Application == "" || strings.ContainsAny(a.Application, "/ ,") {
 			return bad(f+".application", "must be a Stasis application name without '/', ',' or spaces")
+		}
+		if err := a.Dial.validate(f); err != nil {
+			return err
 		}
 	}
 	for i, f := range c.FreeSWITCH {

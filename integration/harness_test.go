@@ -109,6 +109,7 @@ func runMain(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer app.Close()
+	defer stopCallee() // dial_test.go
 	env.app = app
 	for _, d := range []string{"flexml", "plivo"} {
 		app.Handle("/answer/"+d, answer)
@@ -214,6 +215,9 @@ type call struct {
 	answer func(apptest.Request) (int, string)
 	pbx    pbx             // where dial places the call; "" = Asterisk
 	fs     *eslsim.Channel // the simulated channel, once dialled on FreeSWITCH
+	// callees are the simulated called parties of this call's Dials on FreeSWITCH, by
+	// endpoint (dial_test.go).
+	callees map[string]eslsim.Callee
 }
 
 // newCall registers a call of the dialect whose answer document is doc. Relative URLs in

@@ -164,6 +164,9 @@ func (c *call) dial(ctx context.Context, name string) {
 		}
 		sim := eslsim.New(c.pbx.sim())
 		c.t.Cleanup(sim.Close)
+		for ep, ce := range c.callees {
+			sim.AddCallee(ep, ce)
+		}
 		ch, err := sim.Call(env.fsAddr, sc)
 		if err != nil {
 			c.t.Fatalf("simulated FreeSWITCH call: %v", err)

@@ -490,10 +490,10 @@ func TestPlivoRecordSessionMono(t *testing.T) {
 	})
 }
 
-// TestPlivoRecordStartOnDialAnswer: startOnDialAnswer="true" arms the next Dial, which
-// pbxbridge does not support yet. The documented Open behaviour: the action goes out when
-// the element runs (-1 values), nothing is recorded (its RecordUrl does not exist) and
-// callbackUrl is never sent.
+// TestPlivoRecordStartOnDialAnswer: startOnDialAnswer="true" arms the next Dial, and here no
+// Dial follows. The documented Open behaviour: the action goes out when the element runs (-1
+// values), nothing is recorded (its RecordUrl does not exist) and callbackUrl is never sent.
+// With a Dial: TestPlivoDialStartOnDialAnswer (dial_test.go).
 func TestPlivoRecordStartOnDialAnswer(t *testing.T) {
 	t.Parallel()
 	onPBXs(t, func(t *testing.T, p pbx) {

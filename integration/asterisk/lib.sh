@@ -13,6 +13,9 @@ PBX_ARI_USER=${PBX_ARI_USER:-pbxbridge}
 PBX_ARI_PASSWORD=${PBX_ARI_PASSWORD:-pbxbridge-test}
 PBX_SIP_PORT=${PBX_SIP_PORT:-5060}
 PBX_SIPP_PORT=${PBX_SIPP_PORT:-5070}
+# Where the called party of Dial tests (SIPp uas_callee.xml) listens: the PJSIP endpoint
+# "trunk" sends its calls there.
+PBX_CALLEE_PORT=${PBX_CALLEE_PORT:-5080}
 PBX_RTP_START=${PBX_RTP_START:-20000}
 PBX_RTP_END=${PBX_RTP_END:-20999}
 
@@ -50,6 +53,7 @@ render() {
 	t=${t//@ARI_USER@/"$PBX_ARI_USER"}
 	t=${t//@SIP_PORT@/"$PBX_SIP_PORT"}
 	t=${t//@SIPP_PORT@/"$PBX_SIPP_PORT"}
+	t=${t//@CALLEE_PORT@/"$PBX_CALLEE_PORT"}
 	t=${t//@RTP_START@/"$PBX_RTP_START"}
 	t=${t//@RTP_END@/"$PBX_RTP_END"}
 	local rest=${t//@ARI_PASSWORD@/}

@@ -11,7 +11,8 @@
 #            when stopped.
 #   cli CMD  asterisk -rx CMD inside the root.
 #   sipp ... the host's sipp if it has one (PBX_SIPP=root forces the root's). With the
-#            root's sipp, -sf/-inf files are copied into the root and cwd is its /tmp.
+#            root's sipp, -sf/-inf files (and the pcaps a scenario names by a relative
+#            path) are copied into the root and cwd is its /tmp.
 #   env      print shell assignments (ARI URLs, credentials, ports, paths) for tests.
 # Settings: the PBX_* environment variables in lib.sh (see README.md).
 set -euo pipefail
@@ -25,7 +26,7 @@ LOGFILE=$RUN/asterisk.log
 START_TIMEOUT=${PBX_START_TIMEOUT:-30}
 ARI_URL="http://127.0.0.1:$PBX_ARI_PORT/ari"
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 
 # any_pid prints the PID from the PID file if that process is an Asterisk started from
 # ROOT, including one whose root has since been replaced or deleted (see stale), or
@@ -213,15 +214,22 @@ cmd_sipp() {
 	require_root
 	[ -x "$ROOT/usr/bin/sipp" ] || die "no sipp on the host or in $ROOT"
 	# The root's sipp sees only the root: copy input files in and rewrite their paths.
-	local dir="/tmp/pbxbridge-sipp" args=() a want=
+	local dir="/tmp/pbxbridge-sipp" args=() a want= pcap
 	mkdir -p -- "$ROOT$dir"
 	for a in "$@"; do
 		if [ -n "$want" ]; then
 			cp -f -- "$a" "$ROOT$dir/"
+			if [ "$want" = sf ]; then
+				# Audio a scenario names by a relative path (uas_callee.xml's pcap) is read
+				# from the working directory, the copy's directory: copy it too.
+				for pcap in $(grep -o 'play_pcap_audio="[^"/][^"]*"' -- "$a" | cut -d'"' -f2); do
+					cp -f -- "$(dirname -- "$a")/$pcap" "$ROOT$dir/"
+				done
+			fi
 			a="$dir/${a##*/}"
 			want=
 		else
-			case $a in -sf | -inf | -infindex) want=1 ;; esac
+			case $a in -sf) want=sf ;; -inf | -infindex) want=1 ;; esac
 		fi
 		args+=("$a")
 	done
@@ -233,7 +241,7 @@ cmd_sipp() {
 cmd_env() {
 	local v
 	for v in PBX_ASTERISK_ROOT PBX_ASTERISK_RUN PBX_ARI_USER PBX_ARI_PASSWORD PBX_ARI_PORT \
-		PBX_SIP_PORT PBX_SIPP_PORT PBX_RTP_START PBX_RTP_END; do
+		PBX_SIP_PORT PBX_SIPP_PORT PBX_CALLEE_PORT PBX_RTP_START PBX_RTP_END; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done
 	printf 'PBX_ARI_URL=%q\n' "$ARI_URL"
