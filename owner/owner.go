@@ -34,7 +34,8 @@ type Options struct {
 //
 // serve's context is cancelled with cause ErrLost when the lease is lost: a renewal was
 // refused (adapter.ErrConflict), or none succeeded before the lease would run out (counted from
-// before the last successful request, so never later than the store's own expiry). serve must
+// before the last successful request, so never later than the store's own expiry, less a safety
+// margin of TTL/5 for the time serve takes to notice and for clock rate differences). serve must
 // then stop acting for the resource at once. When ctx ends, serve's context is cancelled with
 // ErrStopping and the lease is renewed until serve returns (it may drain calls), then released
 // so that a standby takes over at once. When serve returns by itself (the PBX connection
@@ -79,7 +80,12 @@ func hold(ctx context.Context, o Options, log *slog.Logger, l adapter.Lease, sta
 	done := make(chan error, 1)
 	go func() { done <- serve(sctx, l) }()
 
-	deadline := start.Add(o.TTL)
+	// The holder stops a fifth of the TTL before the store could expire the lease: a timer
+	// that fires exactly at the store's expiry leaves serve no time to stop before a standby
+	// polls, and a loaded machine delays both the timer and serve's return (seen: a standby
+	// serving 0.3 ms before the old holder stopped, with no margin).
+	margin := o.TTL / 5
+	deadline := start.Add(o.TTL - margin)
 	expire := time.NewTimer(time.Until(deadline))
 	defer expire.Stop()
 	tick := time.NewTicker(o.Renew)
@@ -110,7 +116,7 @@ wait:
 			rcancel()
 			switch {
 			case err == nil:
-				deadline = rs.Add(o.TTL)
+				deadline = rs.Add(o.TTL - margin)
 				expire.Reset(time.Until(deadline))
 			case errors.Is(err, adapter.ErrConflict):
 				log.Error("lease taken by another instance: stopping", "err", err)

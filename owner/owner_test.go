@@ -30,6 +30,13 @@ type flaky struct {
 
 var errDown = errors.New("store unreachable")
 
+func (f *flaky) AcquireLease(ctx context.Context, name, o string, ttl time.Duration) (adapter.Lease, error) {
+	if f.fail.Load() {
+		return adapter.Lease{}, errDown
+	}
+	return f.Leases.AcquireLease(ctx, name, o, ttl)
+}
+
 func (f *flaky) RenewLease(ctx context.Context, name, o string, ttl time.Duration) (adapter.Lease, error) {
 	if f.fail.Load() {
 		return adapter.Lease{}, errDown
