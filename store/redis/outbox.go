@@ -54,30 +54,41 @@ const luaPrelude = `
 local P = ARGV[1]
 local R, H = KEYS[1], P .. 'head'
 local D, M, X, XM = P .. 'd', P .. 'm', P .. 'x', P .. 'xm'
-local sub = string.sub
--- dec reads a state: a lu nu m seq #o #ct #c #next #dead, then o ct c next dead err.
+local sub, match, byte = string.sub, string.match, string.byte
+-- A state (encodeState in Go) is: attempts ' ' #L ':' L, m, #c ':' c, seq ' ' nu ' ' #next ':'
+-- next, #dead ':' dead, err; L, the lease, is empty or #o ':' o lu ' ' ct. The hot paths
+-- (Claim, Ack) edit it in place; dec and enc serve the others.
 local function dec(s)
-  local a, lu, nu, m, seq, lo, lt, lc, ln, ld, p = string.match(s,
-    '^(%d+) (%-?%d*) (%-?%d+) (%d) (%-?%d+) (%d+) (%d+) (%d+) (%d+) (%d+) ()')
+  local a, hl, p = match(s, '^(%d+) (%d+):()')
   if not p then error('outbox state ' .. s .. ': bad encoding') end
-  local t = {a = a, lu = lu, nu = nu, m = m, s = seq}
-  local q = p + tonumber(lo)
-  t.o = sub(s, p, q - 1)
-  p = q + tonumber(lt)
-  t.ct = sub(s, q, p - 1)
-  q = p + tonumber(lc)
-  t.c = sub(s, p, q - 1)
-  p = q + tonumber(ln)
-  t.next = sub(s, q, p - 1)
-  q = p + tonumber(ld)
-  t.dead = sub(s, p, q - 1)
+  local t = {a = a, o = '', lu = '', ct = ''}
+  local q = p + tonumber(hl)
+  if q > p then
+    local ol, r = match(s, '^(%d+):()', p)
+    r = r + tonumber(ol)
+    t.o = sub(s, p + #ol + 1, r - 1)
+    local lu, r2 = match(s, '^(%d+) ()', r)
+    t.lu, t.ct = lu, sub(s, r2, q - 1)
+  end
+  t.m = sub(s, q, q)
+  local cl, r = match(s, '^(%d+):()', q + 1)
+  q = r + tonumber(cl)
+  t.c = sub(s, r, q - 1)
+  local seq, nu, nl, r3 = match(s, '^(%-?%d+) (%-?%d+) (%d+):()', q)
+  t.s, t.nu = seq, nu
+  q = r3 + tonumber(nl)
+  t.next = sub(s, r3, q - 1)
+  local dl, r4 = match(s, '^(%d+):()', q)
+  q = r4 + tonumber(dl)
+  t.dead = sub(s, r4, q - 1)
   t.err = sub(s, q)
   return t
 end
 local function enc(t)
-  return t.a .. ' ' .. t.lu .. ' ' .. t.nu .. ' ' .. t.m .. ' ' .. t.s .. ' ' .. #t.o .. ' ' ..
-    #t.ct .. ' ' .. #t.c .. ' ' .. #t.next .. ' ' .. #t.dead .. ' ' ..
-    t.o .. t.ct .. t.c .. t.next .. t.dead .. t.err
+  local l = ''
+  if t.o ~= '' then l = #t.o .. ':' .. t.o .. t.lu .. ' ' .. t.ct end
+  return t.a .. ' ' .. #l .. ':' .. l .. t.m .. #t.c .. ':' .. t.c .. t.s .. ' ' .. t.nu .. ' ' ..
+    #t.next .. ':' .. t.next .. #t.dead .. ':' .. t.dead .. t.err
 end
 -- pend holds the states an Enqueue has not written yet (nil in the other scripts).
 local pend = nil
@@ -175,11 +186,11 @@ end
 `
 
 // entryArgs is how many ARGV Enqueue passes per entry.
-const entryArgs = 4
+const entryArgs = 5
 
 var (
 	// ARGV[2] is the entry count; each entry is id, call, d (its record), st (its state, m =
-	// 0). An entry's claimable-at is read from its state.
+	// 0), and its claimable-at (the later of NextAt and its lease's end, µs).
 	//
 	// Every command is shared by the entries (one HMGET of M and one of XM for the conflicts,
 	// one HMGET and one HSET of the heads, one HSET of D and one of M, one ZADD of the ready
@@ -189,7 +200,7 @@ var (
 local n = tonumber(ARGV[2])
 local seen, ids, calls, ci = {}, {}, {}, {}
 for i = 0, n - 1 do
-  local b = 3 + i * 4
+  local b = 3 + i * 5
   local id, call = ARGV[b], ARGV[b + 1]
   if seen[id] then return 'conflict:' .. id end
   seen[id] = true
@@ -211,7 +222,7 @@ for j = 1, #calls do heads[calls[j]] = got[j] end
 pend = {}
 local recs, newHeads, ready, multi = {}, {}, {}, {}
 for i = 0, n - 1 do
-  local b = 3 + i * 4
+  local b = 3 + i * 5
   local id, call, st = ARGV[b], ARGV[b + 1], ARGV[b + 3]
   recs[#recs + 1] = id
   recs[#recs + 1] = ARGV[b + 2]
@@ -222,10 +233,7 @@ for i = 0, n - 1 do
     pend[id] = st
     newHeads[#newHeads + 1] = call
     newHeads[#newHeads + 1] = id
-    local t = dec(st)
-    local nu = t.nu
-    if t.o ~= '' and tonumber(t.lu) > tonumber(nu) then nu = t.lu end
-    ready[#ready + 1] = nu
+    ready[#ready + 1] = ARGV[b + 4]
     ready[#ready + 1] = id
   else
     local t = dec(st)
@@ -260,7 +268,7 @@ return 'ok'
 	// and their (token, lease end) pairs. Their entries, if still leased to owner under that
 	// token, are found through the ready set (a claimed head is scored by its lease's end) and
 	// handed out again first, with the new lease and without counting another attempt (see
-	// Claim). The reply is flat: d, attempts, next, err for each entry.
+	// Claim). The reply is flat: d and the new state for each entry.
 	//
 	// The claimed entries share every command (one HMGET of D and one of M, one HSET of M,
 	// one ZADD of the ready set), but for the ZADD of the leases of a call with a queue.
@@ -278,28 +286,33 @@ for j = 0, tonumber(ARGV[7]) - 1 do
       if t.m == '1' then redis.call('ZADD', P .. 'l:' .. t.c, lu, id) end
       redis.call('ZADD', R, lu, id)
       local n = #out
-      out[n + 1], out[n + 2], out[n + 3], out[n + 4] = redis.call('HGET', D, id), t.a, t.next, t.err
+      out[n + 1], out[n + 2] = redis.call('HGET', D, id), enc(t)
     end
   end
 end
-local want = tonumber(ARGV[5]) - #out / 4
+local want = tonumber(ARGV[5]) - #out / 2
 if want <= 0 then return out end
 local ids = redis.call('ZRANGEBYSCORE', R, '-inf', ARGV[2], 'LIMIT', 0, want)
 if #ids == 0 then return out end
 local ds, ms = hmget(D, ids), hmget(M, ids)
 local ready, states = {}, {}
+-- Each state is edited in place: its attempts counted, its lease replaced by this one.
+local l = #owner .. ':' .. owner .. lu .. ' ' .. tok
+local lease = ' ' .. #l .. ':' .. l
 for i, id in ipairs(ids) do
-  if ms[i] and ds[i] then
-    local t = dec(ms[i])
-    t.a = tostring(tonumber(t.a) + 1)
-    t.o, t.lu, t.ct = owner, lu, tok
+  local s = ms[i]
+  if s and ds[i] then
+    local a, hl, p = match(s, '^(%d+) (%d+):()')
+    if not p then error('outbox state ' .. s .. ': bad encoding') end
+    local q = p + tonumber(hl)
+    local ns = (a + 1) .. lease .. sub(s, q)
     states[#states + 1] = id
-    states[#states + 1] = enc(t)
-    if t.m == '1' then redis.call('ZADD', P .. 'l:' .. t.c, lu, id) end
+    states[#states + 1] = ns
+    if byte(s, q) == 49 then redis.call('ZADD', P .. 'l:' .. dec(s).c, lu, id) end
     ready[#ready + 1] = lu
     ready[#ready + 1] = id
     local n = #out
-    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = ds[i], t.a, t.next, t.err
+    out[n + 1], out[n + 2] = ds[i], ns
   else
     redis.call('ZREM', R, id)
   end
@@ -357,65 +370,93 @@ return 'ok'
 )
 
 // An entry's state (its field in the hash M, or XM for a dead letter) is one string, which
-// the scripts read and write: the attempts, the lease's end (µs, empty when not leased), the
-// claimable-at NextAt (µs), m (1 once the call has a queue), the Seq, and the lengths of the
-// owner, the Claim token, the call, NextAt as text, DeadAt as text, each followed by a
-// space; then those five strings and the last error, back to back. The numbers first and the
-// strings by length let a script read it with one pattern match, whatever bytes the strings
-// hold.
+// the scripts read and write:
+//
+//	attempts ' ' len(L) ':' L   m   len(call) ':' call   seq ' ' nu ' '
+//	len(next) ':' next   len(dead) ':' dead   err
+//
+// where L, the lease, is empty when the entry is not leased and else len(owner) ':' owner lu
+// ' ' ct; m is 1 once the call has a queue (doc.go), nu and lu are NextAt and the lease's end
+// in µs, next and dead NextAt and DeadAt as text, ct the token of the Claim that leased it.
+// Every string is preceded by its length, so that any bytes may be in it, and what Claim and
+// Ack need comes first: Claim replaces the attempts and L and keeps the rest as it is, Ack
+// compares the owner and reads m and the call, each with a pattern match and a substring or
+// two, where decoding the whole of it in Lua would cost more than a Redis command.
 func encodeState(e adapter.Entry) string {
-	lu := ""
+	var l string
 	if e.Owner != "" {
-		lu = strconv.FormatInt(micros(e.LeaseEnd), 10)
+		l = strconv.Itoa(len(e.Owner)) + ":" + e.Owner + strconv.FormatInt(micros(e.LeaseEnd), 10) + " "
 	}
 	next, dead := timeText(e.NextAt), timeText(e.DeadAt)
-	var b strings.Builder
-	for _, v := range []string{strconv.Itoa(e.Attempts), lu, strconv.FormatInt(micros(e.NextAt), 10), "0",
-		strconv.FormatInt(e.Seq, 10), strconv.Itoa(len(e.Owner)), "0", strconv.Itoa(len(e.CallID)),
-		strconv.Itoa(len(next)), strconv.Itoa(len(dead))} {
-		b.WriteString(v)
-		b.WriteByte(' ')
-	}
-	b.WriteString(e.Owner)
-	b.WriteString(e.CallID)
-	b.WriteString(next)
-	b.WriteString(dead)
-	b.WriteString(e.LastError)
-	return b.String()
+	b := make([]byte, 0, 64+len(l)+len(e.CallID)+len(next)+len(dead)+len(e.LastError))
+	b = strconv.AppendInt(b, int64(e.Attempts), 10)
+	b = append(b, ' ')
+	b = appendLen(b, l)
+	b = append(b, '0')
+	b = appendLen(b, e.CallID)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, micros(e.NextAt), 10)
+	b = append(b, ' ')
+	b = appendLen(b, next)
+	b = appendLen(b, dead)
+	b = append(b, e.LastError...)
+	return string(b)
 }
 
-// entryState is the part of a state that is read outside the scripts (ListDead).
+// appendLen appends len(s) ':' s.
+func appendLen(b []byte, s string) []byte {
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, ':')
+	return append(b, s...)
+}
+
+// entryState is the part of a state that is read outside the scripts.
 type entryState struct {
 	attempts, next, dead, err string
 }
 
 // decodeState reads a state as encodeState wrote it (and the scripts rewrite it).
 func decodeState(s string) (entryState, error) {
-	var nums [10]string
-	rest := s
-	for i := range nums {
-		v, r, ok := strings.Cut(rest, " ")
+	bad := fmt.Errorf("outbox state %q: %w", s, errEntryCodec)
+	var st entryState
+	att, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		return st, bad
+	}
+	st.attempts = att
+	str := func() (string, bool) {
+		n, r, ok := strings.Cut(rest, ":")
 		if !ok {
-			return entryState{}, fmt.Errorf("outbox state %q: %w", s, errEntryCodec)
+			return "", false
 		}
-		nums[i], rest = v, r
-	}
-	var lens [5]int
-	for i := range lens {
-		n, err := strconv.Atoi(nums[5+i])
-		if err != nil || n < 0 || n > len(rest) {
-			return entryState{}, fmt.Errorf("outbox state %q: %w", s, errEntryCodec)
+		l, err := strconv.Atoi(n)
+		if err != nil || l < 0 || l > len(r) {
+			return "", false
 		}
-		lens[i] = n
+		rest = r[l:]
+		return r[:l], true
 	}
-	var strs [5]string
-	for i, n := range lens {
-		if n > len(rest) {
-			return entryState{}, fmt.Errorf("outbox state %q: %w", s, errEntryCodec)
+	if _, ok := str(); !ok || rest == "" { // the lease
+		return st, bad
+	}
+	rest = rest[1:]          // m
+	if _, ok := str(); !ok { // the call
+		return st, bad
+	}
+	for range 2 { // seq, nu
+		if _, rest, ok = strings.Cut(rest, " "); !ok {
+			return st, bad
 		}
-		strs[i], rest = rest[:n], rest[n:]
 	}
-	return entryState{attempts: nums[0], next: strs[3], dead: strs[4], err: rest}, nil
+	if st.next, ok = str(); !ok {
+		return st, bad
+	}
+	if st.dead, ok = str(); !ok {
+		return st, bad
+	}
+	st.err = rest
+	return st, nil
 }
 
 func checkEntry(e adapter.Entry) error {
@@ -455,7 +496,11 @@ func (s *Store) Enqueue(ctx context.Context, es ...adapter.Entry) error {
 		start := len(buf)
 		buf = encodeEntry(buf, e)
 		// The records share one buffer: go-redis writes each []byte argument as it is.
-		args = append(args, e.ID, e.CallID, buf[start:len(buf):len(buf)], encodeState(e))
+		at := micros(e.NextAt)
+		if e.Owner != "" {
+			at = max(at, micros(e.LeaseEnd))
+		}
+		args = append(args, e.ID, e.CallID, buf[start:len(buf):len(buf)], encodeState(e), at)
 	}
 	reply, err := enqueueScript.Run(ctx, s.c, []string{s.k.ready()}, args...).Text()
 	if err != nil {
@@ -506,12 +551,16 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 		s.putLost(owner, append(lost, tok)...)
 		return nil, fmt.Errorf("store: claim: %w", s.wrap(ctx, err))
 	}
-	if len(res)%4 != 0 {
-		return nil, fmt.Errorf("store: claim: %d values in the script's reply, not 4 per entry", len(res))
+	if len(res)%2 != 0 {
+		return nil, fmt.Errorf("store: claim: %d values in the script's reply, not 2 per entry", len(res))
 	}
-	out := make([]adapter.Entry, 0, len(res)/4)
-	for i := 0; i < len(res); i += 4 {
-		e, err := decodeEntryFields(res[i], res[i+1], res[i+2], res[i+3], "")
+	out := make([]adapter.Entry, 0, len(res)/2)
+	for i := 0; i < len(res); i += 2 {
+		st, err := decodeState(res[i+1])
+		if err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		e, err := decodeEntryFields(res[i], st.attempts, st.next, st.err, "")
 		if err != nil {
 			return nil, fmt.Errorf("store: claim: %w", err)
 		}

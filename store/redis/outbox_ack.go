@@ -49,23 +49,32 @@ for i = 0, n - 1 do ids[i + 1] = ARGV[3 + i * 2] end
 local ms = hmget(M, ids)
 local out, calls, gone = {}, {}, {}
 local dels, heads, ready = {}, {}, {}
+local lastOwner, prefix
 for i = 1, n do
-  local id, owner, st = ids[i], ARGV[2 + i * 2], ms[i]
-  if gone[id] or not st then
+  local id, owner, s = ids[i], ARGV[2 + i * 2], ms[i]
+  if gone[id] or not s then
     out[i] = 'notfound'
   else
-    local t = dec(st)
-    if owner == '' or t.o ~= owner then
+    -- The owner is the start of the lease, L (see encodeState), when owner holds it.
+    if owner ~= lastOwner then
+      lastOwner, prefix = owner, #owner .. ':' .. owner
+    end
+    local hl, p = match(s, '^%d+ (%d+):()')
+    if not p then error('outbox state ' .. s .. ': bad encoding') end
+    local q = p + tonumber(hl)
+    if owner == '' or q - p < #prefix or sub(s, p, p + #prefix - 1) ~= prefix then
       out[i] = 'conflict'
     else
+      local cl, r = match(s, '^(%d+):()', q + 1)
+      local call = sub(s, r, r + tonumber(cl) - 1)
       gone[id] = true
       dels[#dels + 1] = id
-      if t.m == '1' then
-        redis.call('ZREM', P .. 'q:' .. t.c, id)
-        redis.call('ZREM', P .. 'l:' .. t.c, id)
-        calls[t.c] = true
+      if byte(s, q) == 49 then
+        redis.call('ZREM', P .. 'q:' .. call, id)
+        redis.call('ZREM', P .. 'l:' .. call, id)
+        calls[call] = true
       else
-        heads[#heads + 1] = t.c
+        heads[#heads + 1] = call
         ready[#ready + 1] = id
       end
       out[i] = 'ok'
