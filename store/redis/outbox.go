@@ -23,17 +23,19 @@ import (
 //
 // Each Redis command a script runs costs a microsecond or more of redis-server's CPU, and an
 // outbox entry's whole life (Enqueue, Claim, Ack) is the store's hot path: one per callback.
-// So a call with one queued entry, by far the usual case, is kept in the fewest keys: its
-// entry's hash, its field in the head hash (call -> head id) and its member of the ready set;
-// the entry's own fields hold its lease. Of its life's twelve commands, eight are shared with
-// the other entries of the same script (one EXISTS, HMGET, HSET and ZADD for an Enqueue's
-// entries, one ZADD for a Claim's, one DEL, HDEL and ZREM for an Ack group's), so it costs
-// about four of its own: an HSET when enqueued, an HMGET and an HSET when claimed, an HMGET
-// when acknowledged. Only when a second entry of the call is queued does the call get its
-// queue (q:<call>, every queued entry by Seq) and its leases (l:<call>, the lease ends of its
-// leased entries), and each of its entries the field m = 1: from then on every change of the
-// call reschedules it from those (resched) until its last entry is gone, when the keys go with
-// it.
+// So an entry has no key of its own: it is a field of the record hash d and one of the state
+// hash m, and a call with one queued entry, by far the usual case, adds only its field in the
+// head hash (call -> head id) and its member of the ready set. Every command of such an
+// entry's life is shared with the other entries of the same script: an Enqueue's entries
+// share one HMGET of m and xm (conflicts) and of the heads, one HSET of d, m and the heads and
+// one ZADD; a Claim's one HMGET of d and m, one HSET of m and one ZADD; an Ack group's one
+// HMGET of m, one HDEL of d, m and the heads and one ZREM. What is left per entry is Lua's
+// handling of its arguments and its state (a pattern match and a substring or two: see
+// encodeState). Only when a second entry of the call is queued does the call get its queue
+// (q:<call>, every queued entry by Seq) and its leases (l:<call>, the lease ends of its
+// leased entries), and each of its entries m = 1 in its state: from then on every change of
+// the call reschedules it from those (resched) until its last entry is gone, when the keys go
+// with it.
 //
 // Every script that changes a head, a NextAt or a lease reschedules the call inside the same
 // script: Redis runs a script atomically, so the ready set never disagrees with the entries.
