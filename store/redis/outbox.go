@@ -27,8 +27,8 @@ import (
 // hash m, and a call with one queued entry, by far the usual case, adds only its field in the
 // head hash (call -> head id) and its member of the ready set. Every command of such an
 // entry's life is shared with the other entries of the same script: an Enqueue's entries
-// share one HMGET of m and xm (conflicts) and of the heads, one HSET of d, m and the heads and
-// one ZADD; a Claim's one HMGET of d and m, one HSET of m and one ZADD; an Ack group's one
+// share one HMGET of m (and of xm, when there are dead letters) for the conflicts and one of
+// the heads, one HSET of d, m and the heads and one ZADD; a Claim's one HMGET of d and m, one HSET of m and one ZADD; an Ack group's one
 // HMGET of m, one HDEL of d, m and the heads and one ZREM. What is left per entry is Lua's
 // handling of its arguments and its state (a pattern match and a substring or two: see
 // encodeState). Only when a second entry of the call is queued does the call get its queue
@@ -194,9 +194,9 @@ var (
 	// ARGV[2] is the entry count; each entry is id, call, d (its record), st (its state, m =
 	// 0), and its claimable-at (the later of NextAt and its lease's end, µs).
 	//
-	// Every command is shared by the entries (one HMGET of M and one of XM for the conflicts,
-	// one HMGET and one HSET of the heads, one HSET of D and one of M, one ZADD of the ready
-	// set): an entry of a new call costs no command of its own. Only an entry whose call
+	// Every command is shared by the entries (one HMGET of M, and of XM when there are dead
+	// letters, for the conflicts, one HMGET and one HSET of the heads, one HSET of D and one
+	// of M, one ZADD of the ready set): an entry of a new call costs no command of its own. Only an entry whose call
 	// already has one queued takes its call's queue (see above).
 	enqueueScript = goredis.NewScript(luaPrelude + `
 local n = tonumber(ARGV[2])
@@ -212,10 +212,13 @@ for i = 0, n - 1 do
     ci[call] = #calls
   end
 end
+-- (Dead letters are few or none: their hash is read only when there is one.)
 for _, key in ipairs({M, XM}) do
-  local got = hmget(key, ids)
-  for i = 1, n do
-    if got[i] then return 'conflict:' .. ids[i] end
+  if key == M or redis.call('EXISTS', XM) == 1 then
+    local got = hmget(key, ids)
+    for i = 1, n do
+      if got[i] then return 'conflict:' .. ids[i] end
+    end
   end
 end
 local heads = {}
