@@ -44,14 +44,13 @@ import (
 //
 //	go test ./webhook -run '^$' -bench Delivery -benchtime 20000x -v
 //
-// On 2 cores shared with other jobs (load average 5-7; Redis 7.0.15 on the same machine),
-// three runs of this layout interleaved with three of the previous one: standalone Redis
-// spent 93-106 µs of this process's CPU and 51-55 µs of redis-server's per callback against
-// 42-48 µs for the raw client, cpu-%raw 32-40% and %raw 38-52% (previous layout: 117-125 +
-// 80-88 µs, cpu-%raw 19-29%, %raw 19-32%), with 0.25 scripts and 4.9 commands per callback
-// (previous: 0.36 and about 17); a 3-master Cluster cpu-%raw 39-46%. The Worker alone
-// (outbox-memory) reaches 75-80%. docs/operators.md ("Outbox throughput") has the table and
-// where the time goes.
+// On 2 cores shared with other jobs (load average 7-13; Redis 7.0.15 on the same machine),
+// six runs of the outbox's shared-hash layout interleaved with six of the hash-per-entry one
+// before it: standalone Redis spent 94-137 µs of this process's CPU and 42-66 µs of
+// redis-server's per callback (before: 108-138 and 57-80 µs), cpu-%raw 37-43% (27-40%) and
+// %raw 31-53% (18-55%), with 0.25-0.28 scripts and 1.4-1.6 commands per callback (4.8-4.9).
+// The Worker alone (outbox-memory) reaches 75-80%. docs/operators.md ("Outbox throughput")
+// has the tables and where the time goes.
 func BenchmarkDelivery(b *testing.B) {
 	var got atomic.Int64
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

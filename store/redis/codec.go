@@ -15,13 +15,13 @@ import (
 // A call's record is the shared one of package store (the same JSON as store/local, so that a
 // dump reads alike); its Version is kept beside it (field v), not in it.
 //
-// An outbox entry's immutable part (field d) is not JSON: the record is read back by every
+// An outbox entry's immutable part (its field of the hash d) is not JSON: the record is read back by every
 // Claim, once per delivered callback, and decoding it as JSON cost more CPU than the rest of
 // the store's client side. It is a version byte and then the fields of store.EntryRecord in
 // a fixed order, each a varint or a length-prefixed string (entryCodec below); decoding it
 // from the reply string shares the string's memory for every string field. Its mutable state
-// (attempts, due time, lease, last error) is kept in hash fields that the Lua scripts read and
-// write (doc.go).
+// (attempts, due time, lease, last error) is a string in the hash m that the Lua scripts read
+// and write (encodeState in outbox.go).
 
 func encodeCall(c adapter.CallState) ([]byte, error) {
 	return store.Marshal("call "+c.ID, store.CallRecordOf(c))

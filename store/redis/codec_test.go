@@ -3,6 +3,7 @@ package redis
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,4 +69,33 @@ func FuzzDecodeEntry(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An entry's state reads back as written, whatever bytes its strings hold, and a state cut
+// short or with a bad length is refused.
+func TestEntryStateRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 22, 0, 0, 0, 123456789, time.UTC)
+	for _, e := range []adapter.Entry{
+		{ID: "a", CallID: "c"},
+		{ID: "b", CallID: "call 1:2 3", Seq: -4, Attempts: 12, Owner: "w 7:8 ", LeaseEnd: at,
+			NextAt: at, DeadAt: at.Add(time.Second), LastError: "HTTP 503: 1 2 3 \x00 ☎"},
+	} {
+		s := encodeState(e)
+		got, err := decodeState(s)
+		if err != nil {
+			t.Fatalf("decode %q: %v", s, err)
+		}
+		want := entryState{attempts: strconv.Itoa(e.Attempts), next: timeText(e.NextAt), dead: timeText(e.DeadAt), err: e.LastError}
+		if got != want {
+			t.Fatalf("decode %q = %+v, want %+v", s, got, want)
+		}
+		for i := range len(s) - len(e.LastError) {
+			if _, err := decodeState(s[:i]); err == nil {
+				t.Fatalf("decode of %q (cut at %d) succeeded", s[:i], i)
+			}
+		}
+	}
+	if _, err := decodeState("0 99:x0"); !errors.Is(err, errEntryCodec) {
+		t.Fatalf("decode of a bad length: %v, want errEntryCodec", err)
+	}
 }

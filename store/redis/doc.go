@@ -21,20 +21,29 @@
 //	P{files}:usage            hash  container sid -> bytes charged     (quota, ContainerUsage)
 //	P{files}:expiry           zset  sid scored by ExpiresAt            (ExpiredFiles; expiring files only)
 //
-//	P{outbox}:e:<id>          hash  a queued entry: d = immutable record (binary, codec.go),
-//	                                c = call, s = seq, nu = NextAt (µs), next = NextAt (text),
-//	                                a = attempts, o = owner, lu = LeaseEnd (µs), ct = token of
-//	                                the Claim that leased it (see Claim), err = last error,
-//	                                m = 1 once its call has a queue (below); empty fields absent
+//	P{outbox}:d               hash  id -> a queued entry's immutable record (binary, codec.go)
+//	P{outbox}:m               hash  id -> its mutable state: attempts, lease (owner, its end in
+//	                                µs, the token of the Claim that leased it), m = 1 once its
+//	                                call has a queue (below), call, seq, NextAt (µs and text),
+//	                                last error; one string (encodeState in outbox.go)
 //	P{outbox}:head            hash  call -> the id of its head (lowest Seq queued entry)
 //	P{outbox}:ready           zset  each call's head, scored by the time it becomes claimable
 //	                                (its NextAt, or the call's latest lease end; see outbox.go)
 //	P{outbox}:q:<call>        zset  the call's queued entry ids scored by Seq  } only while the
 //	P{outbox}:l:<call>        zset  the call's leased entry ids by LeaseEnd    } call has had two
 //	                                                                             entries queued
-//	P{outbox}:x:<id>          hash  a dead letter (same fields, dead = DeadAt)
+//	P{outbox}:x, P{outbox}:xm hash  id -> a dead letter's record and state (with DeadAt)
 //	P{outbox}:dl              zset  dead letter ids scored by DeadAt   (ListDead order)
 //	P{outbox}:n               int   count of queued entries            (Pending)
+//
+// An entry has no key of its own: it is a field of d and one of m, so that a script handles
+// all its entries with one command per hash (an Enqueue of 100 entries of new calls runs
+// about ten commands in all, a Claim five, an Ack group six), where a key per entry cost each
+// entry about four commands of its own. A command run by a script costs redis-server a few
+// microseconds whatever its size, which on the outbox's hot path (one Enqueue, Claim and Ack
+// per callback) was most of its cost. The earlier layout (P{outbox}:e:<id> and x:<id>, one
+// hash per entry, under the same head, ready, dl and n keys) is refused by Open while it
+// holds entries or dead letters (ErrOldLayout; docs/operators.md: drain before upgrading).
 //
 //	P{lease:<name>}:holder    hash  owner, epoch; expires with the lease (PEXPIRE: Redis's clock)
 //	P{lease:<name>}:epoch     int   the lease's fencing counter, kept across holders (lease.go)

@@ -23,17 +23,19 @@ import (
 //
 // Each Redis command a script runs costs a microsecond or more of redis-server's CPU, and an
 // outbox entry's whole life (Enqueue, Claim, Ack) is the store's hot path: one per callback.
-// So a call with one queued entry, by far the usual case, is kept in the fewest keys: its
-// entry's hash, its field in the head hash (call -> head id) and its member of the ready set;
-// the entry's own fields hold its lease. Of its life's twelve commands, eight are shared with
-// the other entries of the same script (one EXISTS, HMGET, HSET and ZADD for an Enqueue's
-// entries, one ZADD for a Claim's, one DEL, HDEL and ZREM for an Ack group's), so it costs
-// about four of its own: an HSET when enqueued, an HMGET and an HSET when claimed, an HMGET
-// when acknowledged. Only when a second entry of the call is queued does the call get its
-// queue (q:<call>, every queued entry by Seq) and its leases (l:<call>, the lease ends of its
-// leased entries), and each of its entries the field m = 1: from then on every change of the
-// call reschedules it from those (resched) until its last entry is gone, when the keys go with
-// it.
+// So an entry has no key of its own: it is a field of the record hash d and one of the state
+// hash m, and a call with one queued entry, by far the usual case, adds only its field in the
+// head hash (call -> head id) and its member of the ready set. Every command of such an
+// entry's life is shared with the other entries of the same script: an Enqueue's entries
+// share one HMGET of m (and of xm, when there are dead letters) for the conflicts and one of
+// the heads, one HSET of d, m and the heads and one ZADD; a Claim's one HMGET of d and m, one HSET of m and one ZADD; an Ack group's one
+// HMGET of m, one HDEL of d, m and the heads and one ZREM. What is left per entry is Lua's
+// handling of its arguments and its state (a pattern match and a substring or two: see
+// encodeState). Only when a second entry of the call is queued does the call get its queue
+// (q:<call>, every queued entry by Seq) and its leases (l:<call>, the lease ends of its
+// leased entries), and each of its entries m = 1 in its state: from then on every change of
+// the call reschedules it from those (resched) until its last entry is gone, when the keys go
+// with it.
 //
 // Every script that changes a head, a NextAt or a lease reschedules the call inside the same
 // script: Redis runs a script atomically, so the ready set never disagrees with the entries.
@@ -44,12 +46,61 @@ import (
 // tag); KEYS[1], the ready set, routes the script to the slot's node. Scripts build the other
 // key names from the prefix: they are all in the same slot.
 //
+// An entry is two fields, both named by its id: its immutable record in the hash D, its
+// mutable state in the hash M (see encodeState for the state's format, which dec and enc
+// read and write). A dead letter is the same two fields in X and XM.
+//
 // Scores and counts pass through the scripts as the strings Redis gave them where they can: a
-// Lua number handed to redis.call is formatted with printf's %.17g. A hash field that is
-// absent reads as false: a fresh entry is stored without its empty fields.
+// Lua number handed to redis.call is formatted with printf's %.17g.
 const luaPrelude = `
 local P = ARGV[1]
 local R, H = KEYS[1], P .. 'head'
+local D, M, X, XM = P .. 'd', P .. 'm', P .. 'x', P .. 'xm'
+local sub, match, byte = string.sub, string.match, string.byte
+-- A state (encodeState in Go) is: attempts ' ' #L ':' L, m, #c ':' c, seq ' ' nu ' ' #next ':'
+-- next, #dead ':' dead, err; L, the lease, is empty or #o ':' o lu ' ' ct. The hot paths
+-- (Claim, Ack) edit it in place; dec and enc serve the others.
+local function dec(s)
+  local a, hl, p = match(s, '^(%d+) (%d+):()')
+  if not p then error('outbox state ' .. s .. ': bad encoding') end
+  local t = {a = a, o = '', lu = '', ct = ''}
+  local q = p + tonumber(hl)
+  if q > p then
+    local ol, r = match(s, '^(%d+):()', p)
+    r = r + tonumber(ol)
+    t.o = sub(s, p + #ol + 1, r - 1)
+    local lu, r2 = match(s, '^(%d+) ()', r)
+    t.lu, t.ct = lu, sub(s, r2, q - 1)
+  end
+  t.m = sub(s, q, q)
+  local cl, r = match(s, '^(%d+):()', q + 1)
+  q = r + tonumber(cl)
+  t.c = sub(s, r, q - 1)
+  local seq, nu, nl, r3 = match(s, '^(%-?%d+) (%-?%d+) (%d+):()', q)
+  t.s, t.nu = seq, nu
+  q = r3 + tonumber(nl)
+  t.next = sub(s, r3, q - 1)
+  local dl, r4 = match(s, '^(%d+):()', q)
+  q = r4 + tonumber(dl)
+  t.dead = sub(s, r4, q - 1)
+  t.err = sub(s, q)
+  return t
+end
+local function enc(t)
+  local l = ''
+  if t.o ~= '' then l = #t.o .. ':' .. t.o .. t.lu .. ' ' .. t.ct end
+  return t.a .. ' ' .. #l .. ':' .. l .. t.m .. #t.c .. ':' .. t.c .. t.s .. ' ' .. t.nu .. ' ' ..
+    #t.next .. ':' .. t.next .. #t.dead .. ':' .. t.dead .. t.err
+end
+-- pend holds the states an Enqueue has not written yet (nil in the other scripts).
+local pend = nil
+local function getm(id)
+  if pend and pend[id] then return pend[id] end
+  return redis.call('HGET', M, id)
+end
+local function putm(id, st)
+  if pend then pend[id] = st else redis.call('HSET', M, id, st) end
+end
 -- resched sets the head of a call that has its queue (m = 1) and the head's claimable-at.
 local function resched(call)
   local head = redis.call('ZRANGE', P .. 'q:' .. call, 0, 0)[1]
@@ -60,43 +111,46 @@ local function resched(call)
     return
   end
   if old ~= head then redis.call('HSET', H, call, head) end
-  local at = redis.call('HGET', P .. 'e:' .. head, 'nu')
+  local at = dec(getm(head)).nu
   local l = redis.call('ZREVRANGE', P .. 'l:' .. call, 0, 0, 'WITHSCORES')
   if l[2] and tonumber(l[2]) > tonumber(at) then at = l[2] end
   redis.call('ZADD', R, at, head)
 end
 -- queued gives the call its queue: its one entry, hid, goes in (and its lease if leased).
 local function queued(call, hid)
-  local e = P .. 'e:' .. hid
-  local f = redis.call('HMGET', e, 's', 'o', 'lu', 'm')
-  if f[4] == '1' then return end
-  redis.call('ZADD', P .. 'q:' .. call, f[1], hid)
-  if f[2] and f[2] ~= '' then redis.call('ZADD', P .. 'l:' .. call, f[3], hid) end
-  redis.call('HSET', e, 'm', '1')
+  local t = dec(getm(hid))
+  if t.m == '1' then return end
+  redis.call('ZADD', P .. 'q:' .. call, t.s, hid)
+  if t.o ~= '' then redis.call('ZADD', P .. 'l:' .. call, t.lu, hid) end
+  t.m = '1'
+  putm(hid, enc(t))
 end
--- place makes a stored entry (not yet in any set) queued: the head of a call without entries,
--- or a member of the call's queue (the caller reschedules the call then). It returns true in
--- the second case.
-local function place(id, call, seq, nu, lu)
+-- place makes a stored entry (state t, not yet in any set) queued: the head of a call without
+-- entries, or a member of the call's queue (the caller reschedules the call then). It writes
+-- the entry's state, and returns true in the second case.
+local function place(id, t)
+  local call, nu = t.c, t.nu
   if redis.call('HSETNX', H, call, id) == 1 then
-    if lu and tonumber(lu) > tonumber(nu) then nu = lu end
+    if t.o ~= '' and tonumber(t.lu) > tonumber(nu) then nu = t.lu end
+    putm(id, enc(t))
     redis.call('ZADD', R, nu, id)
     return false
   end
   queued(call, redis.call('HGET', H, call))
-  redis.call('HSET', P .. 'e:' .. id, 'm', '1')
-  redis.call('ZADD', P .. 'q:' .. call, seq, id)
-  if lu then redis.call('ZADD', P .. 'l:' .. call, lu, id) end
+  t.m = '1'
+  putm(id, enc(t))
+  redis.call('ZADD', P .. 'q:' .. call, t.s, id)
+  if t.o ~= '' then redis.call('ZADD', P .. 'l:' .. call, t.lu, id) end
   return true
 end
--- unplace takes a removed (acknowledged or dead) entry out of its call: f is its call and m.
-local function unplace(id, call, m)
-  if m == '1' then
-    redis.call('ZREM', P .. 'q:' .. call, id)
-    redis.call('ZREM', P .. 'l:' .. call, id)
+-- unplace takes a removed (acknowledged or dead) entry out of its call: t is its state.
+local function unplace(id, t)
+  if t.m == '1' then
+    redis.call('ZREM', P .. 'q:' .. t.c, id)
+    redis.call('ZREM', P .. 'l:' .. t.c, id)
     return true
   end
-  redis.call('HDEL', H, call)
+  redis.call('HDEL', H, t.c)
   redis.call('ZREM', R, id)
   return false
 end
@@ -114,83 +168,96 @@ local function batch(cmd, key, args)
   end
   return sum
 end
--- owned reads an entry's call and m, checking that owner holds its lease.
+-- hmget reads the fields ids of hash key, a thousand at a time.
+local function hmget(key, ids)
+  local out = {}
+  for i = 1, #ids, 1000 do
+    local got = redis.call('HMGET', key, unpack(ids, i, math.min(i + 999, #ids)))
+    for j = 1, #got do out[i + j - 1] = got[j] end
+  end
+  return out
+end
+-- owned reads an entry's state, checking that owner holds its lease.
 local function owned(id, owner)
-  local f = redis.call('HMGET', P .. 'e:' .. id, 'c', 'o', 'm')
-  if not f[1] then return nil, 'notfound' end
-  if owner == '' or f[2] ~= owner then return nil, 'conflict' end
-  return f[1], f[3]
+  local st = redis.call('HGET', M, id)
+  if not st then return nil, 'notfound' end
+  local t = dec(st)
+  if owner == '' or t.o ~= owner then return nil, 'conflict' end
+  return t
 end
 `
 
 // entryArgs is how many ARGV Enqueue passes per entry.
-const entryArgs = 10
+const entryArgs = 5
 
 var (
-	// ARGV[2] is the entry count; each entry is id, call, seq, d, nu, owner, lu, attempts,
-	// next, err. Empty fields (all but the first five, most of the time) are not stored.
+	// ARGV[2] is the entry count; each entry is id, call, d (its record), st (its state, m =
+	// 0), and its claimable-at (the later of NextAt and its lease's end, µs).
 	//
-	// Commands that the entries share are sent once for all of them (one EXISTS for the
-	// conflicts, one HMGET and one HSET of the heads, one ZADD of the ready set), so that an
-	// entry of a new call costs one command of its own, its HSET.
+	// Every command is shared by the entries (one HMGET of M, and of XM when there are dead
+	// letters, for the conflicts, one HMGET and one HSET of the heads, one HSET of D and one
+	// of M, one ZADD of the ready set): an entry of a new call costs no command of its own. Only an entry whose call
+	// already has one queued takes its call's queue (see above).
 	enqueueScript = goredis.NewScript(luaPrelude + `
 local n = tonumber(ARGV[2])
-local seen, keys, calls, ci = {}, {}, {}, {}
+local seen, ids, calls, ci = {}, {}, {}, {}
 for i = 0, n - 1 do
-  local b = 3 + i * 10
+  local b = 3 + i * 5
   local id, call = ARGV[b], ARGV[b + 1]
   if seen[id] then return 'conflict:' .. id end
   seen[id] = true
-  keys[#keys + 1] = P .. 'e:' .. id
-  keys[#keys + 1] = P .. 'x:' .. id
+  ids[#ids + 1] = id
   if not ci[call] then
     calls[#calls + 1] = call
     ci[call] = #calls
   end
 end
-if batch('EXISTS', nil, keys) > 0 then
-  for i = 0, n - 1 do
-    local id = ARGV[3 + i * 10]
-    if redis.call('EXISTS', P .. 'e:' .. id, P .. 'x:' .. id) > 0 then return 'conflict:' .. id end
+-- (Dead letters are few or none: their hash is read only when there is one.)
+for _, key in ipairs({M, XM}) do
+  if key == M or redis.call('EXISTS', XM) == 1 then
+    local got = hmget(key, ids)
+    for i = 1, n do
+      if got[i] then return 'conflict:' .. ids[i] end
+    end
   end
 end
 local heads = {}
-for i = 1, #calls, 1000 do
-  local got = redis.call('HMGET', H, unpack(calls, i, math.min(i + 999, #calls)))
-  for j, h in ipairs(got) do heads[calls[i + j - 1]] = h end
-end
-local newHeads, ready, multi = {}, {}, {}
+local got = hmget(H, calls)
+for j = 1, #calls do heads[calls[j]] = got[j] end
+pend = {}
+local recs, newHeads, ready, multi = {}, {}, {}, {}
 for i = 0, n - 1 do
-  local b = 3 + i * 10
-  local id, call, seq, nu, owner = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 4], ARGV[b + 5]
-  local h = {'d', ARGV[b + 3], 'c', call, 's', seq, 'nu', nu}
-  local lu = nil
-  if owner ~= '' then
-    lu = ARGV[b + 6]
-    h[9], h[10], h[11], h[12] = 'o', owner, 'lu', lu
-  end
-  if ARGV[b + 7] ~= '0' then h[#h + 1] = 'a'; h[#h + 1] = ARGV[b + 7] end
-  if ARGV[b + 8] ~= '' then h[#h + 1] = 'next'; h[#h + 1] = ARGV[b + 8] end
-  if ARGV[b + 9] ~= '' then h[#h + 1] = 'err'; h[#h + 1] = ARGV[b + 9] end
+  local b = 3 + i * 5
+  local id, call, st = ARGV[b], ARGV[b + 1], ARGV[b + 3]
+  recs[#recs + 1] = id
+  recs[#recs + 1] = ARGV[b + 2]
   local hid = heads[call]
   if not hid then
     -- The call's first entry: its head, in the fewest keys.
     heads[call] = id
-    redis.call('HSET', P .. 'e:' .. id, unpack(h))
+    pend[id] = st
     newHeads[#newHeads + 1] = call
     newHeads[#newHeads + 1] = id
-    if lu and tonumber(lu) > tonumber(nu) then nu = lu end
-    ready[#ready + 1] = nu
+    ready[#ready + 1] = ARGV[b + 4]
     ready[#ready + 1] = id
   else
-    h[#h + 1] = 'm'; h[#h + 1] = '1'
-    redis.call('HSET', P .. 'e:' .. id, unpack(h))
+    local t = dec(st)
     queued(call, hid)
-    redis.call('ZADD', P .. 'q:' .. call, seq, id)
-    if lu then redis.call('ZADD', P .. 'l:' .. call, lu, id) end
+    t.m = '1'
+    pend[id] = enc(t)
+    redis.call('ZADD', P .. 'q:' .. call, t.s, id)
+    if t.o ~= '' then redis.call('ZADD', P .. 'l:' .. call, t.lu, id) end
     multi[call] = true
   end
 end
+local states = {}
+for id, st in pairs(pend) do
+  states[#states + 1] = id
+  states[#states + 1] = st
+end
+pend = nil
+batch('HSET', D, recs)
+batch('HSET', M, states)
 if #newHeads > 0 then batch('HSET', H, newHeads) end
 if #ready > 0 then batch('ZADD', R, ready) end
 redis.call('INCRBY', P .. 'n', ARGV[2])
@@ -202,57 +269,74 @@ return 'ok'
 	// the others back.
 	//
 	// ARGV: 2 now, 3 owner, 4 the lease's end, 5 limit, 6 this Claim's token, kept in each
-	// claimed entry (field ct), 7 how many earlier Claims of this owner lost their reply, and
-	// their (token, lease end) pairs. Their entries, if still leased to owner under that token,
-	// are found through the ready set (a claimed head is scored by its lease's end) and handed
-	// out again first, with the new lease and without counting another attempt (see Claim).
-	// The reply is flat: d, attempts, next, err for each entry.
+	// claimed entry's state (ct), 7 how many earlier Claims of this owner lost their reply,
+	// and their (token, lease end) pairs. Their entries, if still leased to owner under that
+	// token, are found through the ready set (a claimed head is scored by its lease's end) and
+	// handed out again first, with the new lease and without counting another attempt (see
+	// Claim). The reply is flat: d and the new state for each entry.
+	//
+	// The claimed entries share every command (one HMGET of D and one of M, one HSET of M,
+	// one ZADD of the ready set), but for the ZADD of the leases of a call with a queue.
 	claimScript = goredis.NewScript(luaPrelude + `
 local owner, lu, tok = ARGV[3], ARGV[4], ARGV[6]
 local out = {}
 for j = 0, tonumber(ARGV[7]) - 1 do
   local old, tlu = ARGV[8 + j * 2], ARGV[9 + j * 2]
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', R, tlu, tlu)) do
-    local e = P .. 'e:' .. id
-    local f = redis.call('HMGET', e, 'o', 'ct', 'd', 'a', 'next', 'err', 'm', 'c')
-    if f[1] == owner and f[2] == old then
-      redis.call('HSET', e, 'lu', lu, 'ct', tok)
-      if f[7] == '1' then redis.call('ZADD', P .. 'l:' .. f[8], lu, id) end
+    local st = redis.call('HGET', M, id)
+    local t = st and dec(st)
+    if t and t.o == owner and t.ct == old then
+      t.lu, t.ct = lu, tok
+      redis.call('HSET', M, id, enc(t))
+      if t.m == '1' then redis.call('ZADD', P .. 'l:' .. t.c, lu, id) end
       redis.call('ZADD', R, lu, id)
       local n = #out
-      out[n + 1], out[n + 2], out[n + 3], out[n + 4] = f[3], f[4] or '0', f[5] or '', f[6] or ''
+      out[n + 1], out[n + 2] = redis.call('HGET', D, id), enc(t)
     end
   end
 end
-local want = tonumber(ARGV[5]) - #out / 4
+local want = tonumber(ARGV[5]) - #out / 2
 if want <= 0 then return out end
-local ready = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', R, '-inf', ARGV[2], 'LIMIT', 0, want)) do
-  local e = P .. 'e:' .. id
-  local f = redis.call('HMGET', e, 'd', 'a', 'next', 'err', 'm', 'c')
-  if f[1] then
-    local att = tostring((tonumber(f[2]) or 0) + 1)
-    redis.call('HSET', e, 'o', owner, 'lu', lu, 'ct', tok, 'a', att)
-    if f[5] == '1' then redis.call('ZADD', P .. 'l:' .. f[6], lu, id) end
+local ids = redis.call('ZRANGEBYSCORE', R, '-inf', ARGV[2], 'LIMIT', 0, want)
+if #ids == 0 then return out end
+local ds, ms = hmget(D, ids), hmget(M, ids)
+local ready, states = {}, {}
+-- Each state is edited in place: its attempts counted, its lease replaced by this one.
+local l = #owner .. ':' .. owner .. lu .. ' ' .. tok
+local lease = ' ' .. #l .. ':' .. l
+for i, id in ipairs(ids) do
+  local s = ms[i]
+  if s and ds[i] then
+    local a, hl, p = match(s, '^(%d+) (%d+):()')
+    if not p then error('outbox state ' .. s .. ': bad encoding') end
+    local q = p + tonumber(hl)
+    local ns = (a + 1) .. lease .. sub(s, q)
+    states[#states + 1] = id
+    states[#states + 1] = ns
+    if byte(s, q) == 49 then redis.call('ZADD', P .. 'l:' .. dec(s).c, lu, id) end
     ready[#ready + 1] = lu
     ready[#ready + 1] = id
     local n = #out
-    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = f[1], att, f[3] or '', f[4] or ''
+    out[n + 1], out[n + 2] = ds[i], ns
   else
     redis.call('ZREM', R, id)
   end
 end
-if #ready > 0 then batch('ZADD', R, ready) end
+if #states > 0 then
+  batch('HSET', M, states)
+  batch('ZADD', R, ready)
+end
 return out
 `)
 	retryScript = goredis.NewScript(luaPrelude + `
 local id = ARGV[2]
-local call, m = owned(id, ARGV[3])
-if not call then return m end
-redis.call('HSET', P .. 'e:' .. id, 'o', '', 'lu', '', 'next', ARGV[4], 'nu', ARGV[5], 'err', ARGV[6])
-if m == '1' then
-  redis.call('ZREM', P .. 'l:' .. call, id)
-  resched(call)
+local t, why = owned(id, ARGV[3])
+if not t then return why end
+t.o, t.lu, t.ct, t.next, t.nu, t.err = '', '', '', ARGV[4], ARGV[5], ARGV[6]
+redis.call('HSET', M, id, enc(t))
+if t.m == '1' then
+  redis.call('ZREM', P .. 'l:' .. t.c, id)
+  resched(t.c)
 else
   redis.call('ZADD', R, ARGV[5], id)
 end
@@ -260,28 +344,125 @@ return 'ok'
 `)
 	deadScript = goredis.NewScript(luaPrelude + `
 local id = ARGV[2]
-local call, m = owned(id, ARGV[3])
-if not call then return m end
-redis.call('HSET', P .. 'e:' .. id, 'o', '', 'lu', '', 'err', ARGV[6], 'dead', ARGV[4], 'm', '')
-redis.call('RENAME', P .. 'e:' .. id, P .. 'x:' .. id)
+local t, why = owned(id, ARGV[3])
+if not t then return why end
+local m = t.m
+t.o, t.lu, t.ct, t.err, t.dead, t.m = '', '', '', ARGV[6], ARGV[4], '0'
+redis.call('HSET', X, id, redis.call('HGET', D, id))
+redis.call('HSET', XM, id, enc(t))
+redis.call('HDEL', D, id)
+redis.call('HDEL', M, id)
 redis.call('ZADD', P .. 'dl', ARGV[5], id)
 redis.call('DECR', P .. 'n')
-if unplace(id, call, m) then resched(call) end
+t.m = m
+if unplace(id, t) then resched(t.c) end
 return 'ok'
 `)
 	replayScript = goredis.NewScript(luaPrelude + `
 local id = ARGV[2]
-local x = P .. 'x:' .. id
-local f = redis.call('HMGET', x, 'c', 's')
-if not f[1] then return 'notfound' end
-redis.call('RENAME', x, P .. 'e:' .. id)
-redis.call('HSET', P .. 'e:' .. id, 'a', '0', 'next', ARGV[3], 'nu', ARGV[4], 'dead', '')
+local st = redis.call('HGET', XM, id)
+if not st then return 'notfound' end
+local t = dec(st)
+redis.call('HSET', D, id, redis.call('HGET', X, id))
+redis.call('HDEL', X, id)
+redis.call('HDEL', XM, id)
+t.a, t.next, t.nu, t.dead, t.m = '0', ARGV[3], ARGV[4], '', '0'
 redis.call('ZREM', P .. 'dl', id)
 redis.call('INCR', P .. 'n')
-if place(id, f[1], f[2], ARGV[4], nil) then resched(f[1]) end
+if place(id, t) then resched(t.c) end
 return 'ok'
 `)
 )
+
+// An entry's state (its field in the hash M, or XM for a dead letter) is one string, which
+// the scripts read and write:
+//
+//	attempts ' ' len(L) ':' L   m   len(call) ':' call   seq ' ' nu ' '
+//	len(next) ':' next   len(dead) ':' dead   err
+//
+// where L, the lease, is empty when the entry is not leased and else len(owner) ':' owner lu
+// ' ' ct; m is 1 once the call has a queue (doc.go), nu and lu are NextAt and the lease's end
+// in µs, next and dead NextAt and DeadAt as text, ct the token of the Claim that leased it.
+// Every string is preceded by its length, so that any bytes may be in it, and what Claim and
+// Ack need comes first: Claim replaces the attempts and L and keeps the rest as it is, Ack
+// compares the owner and reads m and the call, each with a pattern match and a substring or
+// two, where decoding the whole of it in Lua would cost more than a Redis command.
+func encodeState(e adapter.Entry) string {
+	var l string
+	if e.Owner != "" {
+		l = strconv.Itoa(len(e.Owner)) + ":" + e.Owner + strconv.FormatInt(micros(e.LeaseEnd), 10) + " "
+	}
+	next, dead := timeText(e.NextAt), timeText(e.DeadAt)
+	b := make([]byte, 0, 64+len(l)+len(e.CallID)+len(next)+len(dead)+len(e.LastError))
+	b = strconv.AppendInt(b, int64(e.Attempts), 10)
+	b = append(b, ' ')
+	b = appendLen(b, l)
+	b = append(b, '0')
+	b = appendLen(b, e.CallID)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, micros(e.NextAt), 10)
+	b = append(b, ' ')
+	b = appendLen(b, next)
+	b = appendLen(b, dead)
+	b = append(b, e.LastError...)
+	return string(b)
+}
+
+// appendLen appends len(s) ':' s.
+func appendLen(b []byte, s string) []byte {
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, ':')
+	return append(b, s...)
+}
+
+// entryState is the part of a state that is read outside the scripts.
+type entryState struct {
+	attempts, next, dead, err string
+}
+
+// decodeState reads a state as encodeState wrote it (and the scripts rewrite it).
+func decodeState(s string) (entryState, error) {
+	bad := fmt.Errorf("outbox state %q: %w", s, errEntryCodec)
+	var st entryState
+	att, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		return st, bad
+	}
+	st.attempts = att
+	str := func() (string, bool) {
+		n, r, ok := strings.Cut(rest, ":")
+		if !ok {
+			return "", false
+		}
+		l, err := strconv.Atoi(n)
+		if err != nil || l < 0 || l > len(r) {
+			return "", false
+		}
+		rest = r[l:]
+		return r[:l], true
+	}
+	if _, ok := str(); !ok || rest == "" { // the lease
+		return st, bad
+	}
+	rest = rest[1:]          // m
+	if _, ok := str(); !ok { // the call
+		return st, bad
+	}
+	for range 2 { // seq, nu
+		if _, rest, ok = strings.Cut(rest, " "); !ok {
+			return st, bad
+		}
+	}
+	if st.next, ok = str(); !ok {
+		return st, bad
+	}
+	if st.dead, ok = str(); !ok {
+		return st, bad
+	}
+	st.err = rest
+	return st, nil
+}
 
 func checkEntry(e adapter.Entry) error {
 	if e.ID == "" {
@@ -319,13 +500,12 @@ func (s *Store) Enqueue(ctx context.Context, es ...adapter.Entry) error {
 		}
 		start := len(buf)
 		buf = encodeEntry(buf, e)
-		lu := ""
-		if e.Owner != "" {
-			lu = strconv.FormatInt(micros(e.LeaseEnd), 10)
-		}
 		// The records share one buffer: go-redis writes each []byte argument as it is.
-		args = append(args, e.ID, e.CallID, e.Seq, buf[start:len(buf):len(buf)], micros(e.NextAt),
-			e.Owner, lu, e.Attempts, timeText(e.NextAt), e.LastError)
+		at := micros(e.NextAt)
+		if e.Owner != "" {
+			at = max(at, micros(e.LeaseEnd))
+		}
+		args = append(args, e.ID, e.CallID, buf[start:len(buf):len(buf)], encodeState(e), at)
 	}
 	reply, err := enqueueScript.Run(ctx, s.c, []string{s.k.ready()}, args...).Text()
 	if err != nil {
@@ -376,12 +556,16 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 		s.putLost(owner, append(lost, tok)...)
 		return nil, fmt.Errorf("store: claim: %w", s.wrap(ctx, err))
 	}
-	if len(res)%4 != 0 {
-		return nil, fmt.Errorf("store: claim: %d values in the script's reply, not 4 per entry", len(res))
+	if len(res)%2 != 0 {
+		return nil, fmt.Errorf("store: claim: %d values in the script's reply, not 2 per entry", len(res))
 	}
-	out := make([]adapter.Entry, 0, len(res)/4)
-	for i := 0; i < len(res); i += 4 {
-		e, err := decodeEntryFields(res[i], res[i+1], res[i+2], res[i+3], "")
+	out := make([]adapter.Entry, 0, len(res)/2)
+	for i := 0; i < len(res); i += 2 {
+		st, err := decodeState(res[i+1])
+		if err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		e, err := decodeEntryFields(res[i], st.attempts, st.next, st.err, "")
 		if err != nil {
 			return nil, fmt.Errorf("store: claim: %w", err)
 		}
@@ -510,28 +694,27 @@ func (s *Store) ListDead(ctx context.Context, limit int) ([]adapter.Entry, error
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	cmds := make([]*goredis.SliceCmd, len(ids))
+	var recs, states *goredis.SliceCmd
 	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, s.k.deadEntry(id), "d", "a", "next", "err", "dead")
-		}
+		recs = p.HMGet(ctx, s.k.deadRecords(), ids...)
+		states = p.HMGet(ctx, s.k.deadStates(), ids...)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: list dead letters: %w", s.wrap(ctx, err))
 	}
 	out := make([]adapter.Entry, 0, len(ids))
-	for _, c := range cmds {
-		var f [5]string
-		for i, v := range c.Val() {
-			if i < len(f) {
-				f[i], _ = v.(string)
-			}
-		}
-		e, err := decodeEntryFields(f[0], f[1], f[2], f[3], f[4])
-		if errors.Is(err, adapter.ErrNotFound) {
+	for i := range ids {
+		d, _ := recs.Val()[i].(string)
+		st, _ := states.Val()[i].(string)
+		if d == "" || st == "" {
 			continue // replayed since it was listed
 		}
+		f, err := decodeState(st)
+		if err != nil {
+			return nil, fmt.Errorf("store: list dead letters: %w", err)
+		}
+		e, err := decodeEntryFields(d, f.attempts, f.next, f.err, f.dead)
 		if err != nil {
 			return nil, fmt.Errorf("store: list dead letters: %w", err)
 		}

@@ -38,35 +38,52 @@ const (
 // a lone Ack would: it returns one reply per pair ("ok", "notfound" or "conflict"). The calls
 // with a queue that lost an entry are rescheduled once each, after all the removals.
 //
-// The removals the Acks share are sent once for all of them (one DEL of the entries, one HDEL
-// of the heads, one ZREM of the ready set), so that an Ack costs one command of its own, its
-// HMGET. An entry acknowledged earlier in the group reads as gone, as it would alone.
+// Every command is shared by the Acks (one HMGET of the states, one HDEL of the records and
+// one of the states, one HDEL of the heads, one ZREM of the ready set), so that an Ack of a
+// call's only entry costs no command of its own. An entry acknowledged earlier in the group
+// reads as gone, as it would alone.
 var ackScript = goredis.NewScript(luaPrelude + `
 local n = tonumber(ARGV[2])
+local ids = {}
+for i = 0, n - 1 do ids[i + 1] = ARGV[3 + i * 2] end
+local ms = hmget(M, ids)
 local out, calls, gone = {}, {}, {}
 local dels, heads, ready = {}, {}, {}
-for i = 0, n - 1 do
-  local id = ARGV[3 + i * 2]
-  local call, m = nil, 'notfound'
-  if not gone[id] then call, m = owned(id, ARGV[4 + i * 2]) end
-  if call then
-    gone[id] = true
-    dels[#dels + 1] = P .. 'e:' .. id
-    if m == '1' then
-      redis.call('ZREM', P .. 'q:' .. call, id)
-      redis.call('ZREM', P .. 'l:' .. call, id)
-      calls[call] = true
-    else
-      heads[#heads + 1] = call
-      ready[#ready + 1] = id
-    end
-    out[i + 1] = 'ok'
+local lastOwner, prefix
+for i = 1, n do
+  local id, owner, s = ids[i], ARGV[2 + i * 2], ms[i]
+  if gone[id] or not s then
+    out[i] = 'notfound'
   else
-    out[i + 1] = m
+    -- The owner is the start of the lease, L (see encodeState), when owner holds it.
+    if owner ~= lastOwner then
+      lastOwner, prefix = owner, #owner .. ':' .. owner
+    end
+    local hl, p = match(s, '^%d+ (%d+):()')
+    if not p then error('outbox state ' .. s .. ': bad encoding') end
+    local q = p + tonumber(hl)
+    if owner == '' or q - p < #prefix or sub(s, p, p + #prefix - 1) ~= prefix then
+      out[i] = 'conflict'
+    else
+      local cl, r = match(s, '^(%d+):()', q + 1)
+      local call = sub(s, r, r + tonumber(cl) - 1)
+      gone[id] = true
+      dels[#dels + 1] = id
+      if byte(s, q) == 49 then
+        redis.call('ZREM', P .. 'q:' .. call, id)
+        redis.call('ZREM', P .. 'l:' .. call, id)
+        calls[call] = true
+      else
+        heads[#heads + 1] = call
+        ready[#ready + 1] = id
+      end
+      out[i] = 'ok'
+    end
   end
 end
 if #dels > 0 then
-  batch('DEL', nil, dels)
+  batch('HDEL', D, dels)
+  batch('HDEL', M, dels)
   redis.call('DECRBY', P .. 'n', #dels)
 end
 if #heads > 0 then

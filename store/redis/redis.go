@@ -97,19 +97,55 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("store: open redis: ping: %w", s.wrap(ctx, err))
 	}
-	// The outbox's layout before this one kept its entries under other keys, which this one
-	// would neither deliver nor list: refuse to start over them rather than strand them.
-	n, err := c.Exists(ctx, s.k.oldDue(), s.k.oldDead()).Result()
-	if err != nil {
+	if err := s.checkLayout(ctx); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("store: open redis: %w", s.wrap(ctx, err))
-	}
-	if n > 0 {
-		c.Close()
-		return nil, fmt.Errorf("store: open redis: %w: %s or %s exists: the outbox holds entries or dead letters of an earlier pbxbridge; "+
-			"drain it (and replay or delete its dead letters) with that version first (docs/operators.md)", ErrOldLayout, s.k.oldDue(), s.k.oldDead())
+		return nil, fmt.Errorf("store: open redis: %w", err)
 	}
 	return s, nil
+}
+
+// checkLayout refuses an outbox kept in an earlier layout, which this one would neither
+// deliver nor list, rather than strand its entries: the layout before the shared hashes kept
+// each entry in a key of its own (e:<id>, x:<id>) under the same ready and dead-letter sets;
+// the one before it had other sets (due, dead). A Redis whose outbox was drained with the
+// earlier version (docs/operators.md) passes.
+func (s *Store) checkLayout(ctx context.Context) error {
+	n, err := s.c.Exists(ctx, s.k.oldDue(), s.k.oldDead()).Result()
+	if err != nil {
+		return s.wrap(ctx, err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: %s or %s exists: the outbox holds entries or dead letters of an earlier pbxbridge; "+
+			"drain it (and replay or delete its dead letters) with that version first (docs/operators.md)", ErrOldLayout, s.k.oldDue(), s.k.oldDead())
+	}
+	// A queued entry puts its call's head in the ready set, a dead letter its id in the
+	// dead-letter set: the first of each tells the layout.
+	var ready, dead *goredis.StringSliceCmd
+	if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		ready = p.ZRange(ctx, s.k.ready(), 0, 0)
+		dead = p.ZRange(ctx, s.k.dead(), 0, 0)
+		return nil
+	}); err != nil {
+		return s.wrap(ctx, err)
+	}
+	var old []string
+	if ids := ready.Val(); len(ids) > 0 {
+		old = append(old, s.k.oldEntry(ids[0]))
+	}
+	if ids := dead.Val(); len(ids) > 0 {
+		old = append(old, s.k.oldDeadEntry(ids[0]))
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	if n, err = s.c.Exists(ctx, old...).Result(); err != nil {
+		return s.wrap(ctx, err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: %s exists: the outbox holds entries or dead letters of an earlier pbxbridge (one key per entry); "+
+			"drain it (and replay or delete its dead letters) with that version first (docs/operators.md)", ErrOldLayout, strings.Join(old, " or "))
+	}
+	return nil
 }
 
 // noRetries turns off go-redis's own retry of a command after a network error: a script
@@ -227,11 +263,16 @@ func (k keys) outboxPrefix() string            { return k.p + "{outbox}:" }
 func (k keys) ready() string                   { return k.p + "{outbox}:ready" }
 func (k keys) dead() string                    { return k.p + "{outbox}:dl" }
 func (k keys) pending() string                 { return k.p + "{outbox}:n" }
-func (k keys) deadEntry(id string) string      { return k.p + "{outbox}:x:" + id }
+func (k keys) deadRecords() string             { return k.p + "{outbox}:x" }
+func (k keys) deadStates() string              { return k.p + "{outbox}:xm" }
 
-// The sets of the outbox's earlier layout (see Open).
+// The keys of the outbox's earlier layouts (see Open).
 func (k keys) oldDue() string  { return k.p + "{outbox}:due" }
 func (k keys) oldDead() string { return k.p + "{outbox}:dead" }
+
+// A queued entry and a dead letter of the layout before the shared hashes.
+func (k keys) oldEntry(id string) string     { return k.p + "{outbox}:e:" + id }
+func (k keys) oldDeadEntry(id string) string { return k.p + "{outbox}:x:" + id }
 
 func globEscape(s string) string {
 	var b strings.Builder

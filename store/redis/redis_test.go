@@ -288,3 +288,30 @@ func TestOpenRefusesOldOutboxLayout(t *testing.T) {
 	}
 	st.Close()
 }
+
+// The layout before the shared hashes (one key per entry, e:<id> and x:<id>, under the same
+// ready and dead-letter sets) is refused too, naming the key found; a drained one is not.
+func TestOpenRefusesPerEntryLayout(t *testing.T) {
+	t.Parallel()
+	s := redistest.Standalone(t)
+	for _, cmd := range [][]string{
+		{"HSET", "q:{outbox}:e:A1", "d", "x", "c", "A"}, {"ZADD", "q:{outbox}:ready", "0", "A1"},
+		{"HSET", "d:{outbox}:x:B1", "d", "x", "c", "B"}, {"ZADD", "d:{outbox}:dl", "0", "B1"},
+		{"SET", "drained:{outbox}:n", "0"},
+	} {
+		if _, err := s.Do(cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for prefix, key := range map[string]string{"q:": "q:{outbox}:e:A1", "d:": "d:{outbox}:x:B1"} {
+		_, err := redis.Open(t.Context(), redis.Options{URL: s.URL(), Prefix: prefix})
+		if !errors.Is(err, redis.ErrOldLayout) || !strings.Contains(err.Error(), key) {
+			t.Fatalf("open over a per-entry outbox: %v, want ErrOldLayout naming %s", err, key)
+		}
+	}
+	st, err := redis.Open(t.Context(), redis.Options{URL: s.URL(), Prefix: "drained:"})
+	if err != nil {
+		t.Fatalf("open over a drained outbox: %v", err)
+	}
+	st.Close()
+}

@@ -16,14 +16,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// oldestScript returns the record (field d) of the first ARGV[2] heads of the ready set
+// oldestScript returns the record (field of the hash d) of the first ARGV[2] heads of the ready set
 // (soonest claimable first). A call's head is its oldest queued entry.
 var oldestScript = goredis.NewScript(`
 local P = ARGV[1]
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
-  local d = redis.call('HGET', P .. 'e:' .. id, 'd')
-  if d then out[#out + 1] = d end
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+if #ids == 0 then return out end
+for i = 1, #ids, 1000 do
+  for _, d in ipairs(redis.call('HMGET', P .. 'd', unpack(ids, i, math.min(i + 999, #ids)))) do
+    if d then out[#out + 1] = d end
+  end
 end
 return out
 `)

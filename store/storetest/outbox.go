@@ -283,6 +283,41 @@ func testOutboxEnqueueLeased(t *testing.T, h *harness) {
 	}
 }
 
+// Ids, call ids, owners and errors of any bytes (spaces, digits, separators, multibyte) go
+// through every step unchanged: a store may pack them together (store/redis does).
+func testOutboxOddStrings(t *testing.T, h *harness) {
+	const call = "call 12 | 3 \x00 ☎"
+	owner, owner2 := "w 1 2 3 ", " 9"
+	e1 := sampleEntry(h, "id 1 2 3 4 5", call, 1, 0)
+	e1.Owner, e1.LeaseEnd, e1.Attempts, e1.LastError = owner, h.at(time.Second), 1, "first 5 6 7 \n ☎"
+	e2 := sampleEntry(h, "id 2 ", call, 2, 0)
+	enqueue(t, h, e1, e2)
+	ok(t, h.b.Retry(h.ctx, e1.ID, owner, h.at(time.Second), "HTTP 503 1 2 3 "), "retry")
+	es := claim(t, h, owner2, time.Second, 10)
+	equal(t, ids(es), []string{e1.ID}, "claim after the retry")
+	if got := es[0]; got.CallID != call || got.Attempts != 2 || got.LastError != "HTTP 503 1 2 3 " || got.Owner != owner2 {
+		t.Fatalf("claimed: call %q attempts %d last error %q owner %q", got.CallID, got.Attempts, got.LastError, got.Owner)
+	}
+	ok(t, h.b.Dead(h.ctx, e1.ID, owner2, "gone 4 5 ☎ "), "dead")
+	dead, err := h.b.ListDead(h.ctx, 0)
+	ok(t, err, "list dead letters")
+	equal(t, ids(dead), []string{e1.ID}, "dead letters")
+	if d := dead[0]; d.CallID != call || d.LastError != "gone 4 5 ☎ " || d.Attempts != 2 || d.DeadAt.IsZero() {
+		t.Fatalf("dead letter: call %q last error %q attempts %d dead at %v", d.CallID, d.LastError, d.Attempts, d.DeadAt)
+	}
+	es = claim(t, h, owner, 2*time.Second, 10)
+	equal(t, ids(es), []string{e2.ID}, "claim of the next entry")
+	ok(t, h.b.Replay(h.ctx, e1.ID), "replay")
+	ok(t, h.b.Ack(h.ctx, e2.ID, owner), "ack")
+	es = claim(t, h, owner2, time.Hour, 10)
+	equal(t, ids(es), []string{e1.ID}, "claim of the replayed entry")
+	if es[0].CallID != call || es[0].Attempts != 1 {
+		t.Fatalf("replayed: call %q attempts %d", es[0].CallID, es[0].Attempts)
+	}
+	ok(t, h.b.Ack(h.ctx, e1.ID, owner2), "ack the replayed entry")
+	pending(t, h, 0)
+}
+
 // Concurrent workers, each claiming in a loop: every entry is delivered exactly once, in Seq
 // order within its call, never two of one call at a time.
 func testOutboxConcurrentClaimers(t *testing.T, h *harness) {
