@@ -1,0 +1,221 @@
+package journal
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/webhook"
+)
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func ex(call string, i int, params url.Values) webhook.Exchange {
+	return webhook.Exchange{Kind: "callback", EventID: fmt.Sprintf("ev-%s-%d", call, i), CallID: call, Attempt: 1,
+		Method: "POST", URL: "http://app.example/cb", Params: params, Status: 200, Time: t0.Add(time.Duration(i) * time.Second)}
+}
+
+func TestIndexesAndOrder(t *testing.T) {
+	j := New(10)
+	j.Trace(adapter.TraceEvent{Kind: adapter.TraceCallStarted, CallID: "c1", Time: t0})
+	j.Exchange(ex("c1", 1, url.Values{"RecordingID": {"r1"}, "RecordUrl": {"http://b/f/r1.wav"}}))
+	j.Exchange(ex("c2", 2, url.Values{"RecordingSid": {"r2"}}))
+	j.Trace(adapter.TraceEvent{Kind: adapter.TraceRecording, CallID: "c1", RecordingID: "r1", Time: t0.Add(3 * time.Second)})
+	j.Exchange(ex("c1", 4, nil))
+
+	got := j.Call("c1")
+	if len(got) != 4 {
+		t.Fatalf("call c1: %d entries, want 4", len(got))
+	}
+	if got[0].Event == nil || got[0].Event.Kind != adapter.TraceCallStarted || got[1].Exchange == nil ||
+		got[1].RecordingID != "r1" || got[3].Exchange.EventID != "ev-c1-4" {
+		t.Errorf("call c1: %+v", got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq <= got[i-1].Seq || got[i].Time().Before(got[i-1].Time()) {
+			t.Errorf("entries not oldest first: %+v", got)
+		}
+	}
+	if r := j.Recording("r1"); len(r) != 2 || r[0].Exchange == nil || r[1].Event == nil {
+		t.Errorf("recording r1: %+v", r)
+	}
+	if r := j.Recording("r2"); len(r) != 1 || r[0].CallID != "c2" {
+		t.Errorf("recording r2 (RecordingSid): %+v", r)
+	}
+	if j.Call("nope") != nil || j.Call("") != nil {
+		t.Error("an unknown call has entries")
+	}
+	st := j.Stats()
+	if st.Size != 10 || st.Kept != 5 || st.Evicted != 0 || !st.Oldest.Equal(t0) || st.Calls != 2 {
+		t.Errorf("stats %+v", st)
+	}
+	// The caller owns what it got: changing it changes nothing kept.
+	got[1].Exchange.Status = 500
+	if j.Call("c1")[1].Exchange.Status != 200 {
+		t.Error("an entry read back is shared with the journal")
+	}
+}
+
+// TestEviction: the ring keeps the last Size entries; the indexes forget the evicted ones and
+// drop calls and recordings that have none left.
+func TestEviction(t *testing.T) {
+	j := New(5)
+	for i := range 12 {
+		call := fmt.Sprintf("c%d", i%3)
+		j.Exchange(ex(call, i, url.Values{"RecordingID": {fmt.Sprintf("r%d", i)}}))
+	}
+	st := j.Stats()
+	if st.Kept != 5 || st.Evicted != 7 || !st.Oldest.Equal(t0.Add(7*time.Second)) {
+		t.Errorf("stats %+v, want 5 kept, 7 evicted, oldest the 8th", st)
+	}
+	// kept: 7 (c1), 8 (c2), 9 (c0), 10 (c1), 11 (c2)
+	want := map[string][]int{"c0": {9}, "c1": {7, 10}, "c2": {8, 11}}
+	for call, is := range want {
+		got := j.Call(call)
+		if len(got) != len(is) {
+			t.Fatalf("call %s: %d entries, want %d", call, len(got), len(is))
+		}
+		for k, i := range is {
+			if got[k].Exchange.EventID != fmt.Sprintf("ev-%s-%d", call, i) {
+				t.Errorf("call %s entry %d: %s", call, k, got[k].Exchange.EventID)
+			}
+		}
+	}
+	for i := range 7 {
+		if r := j.Recording(fmt.Sprintf("r%d", i)); r != nil {
+			t.Errorf("evicted recording r%d still indexed: %+v", i, r)
+		}
+	}
+	if len(j.byRec) != 5 || len(j.byCall) != 3 {
+		t.Errorf("index sizes: %d recordings, %d calls; want 5, 3", len(j.byRec), len(j.byCall))
+	}
+	// A call whose every entry is evicted leaves the index.
+	for i := range 5 {
+		j.Exchange(ex("c9", 20+i, nil))
+	}
+	if len(j.byCall) != 1 || len(j.byRec) != 0 || j.Call("c1") != nil {
+		t.Errorf("after the ring turned over: calls %v, recordings %v", j.byCall, j.byRec)
+	}
+	if st := j.Stats(); st.Calls != 1 || st.Kept != 5 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestRedactionKept: what the webhook client redacted stays redacted, and long values are cut.
+func TestRedactionKept(t *testing.T) {
+	j := New(4)
+	long := strings.Repeat("é", MaxValue) // 2 bytes each: the cut must not split one
+	p := url.Values{"AuthToken": {"[redacted]"}, "TranscriptionText": {long}, "RecordingID": {"r1"}}
+	j.Exchange(ex("c1", 1, p))
+	e := j.Call("c1")[0].Exchange
+	if e.Params.Get("AuthToken") != "[redacted]" {
+		t.Errorf("AuthToken = %q", e.Params.Get("AuthToken"))
+	}
+	tt := e.Params.Get("TranscriptionText")
+	if len(tt) > MaxValue+len("…") || !strings.HasSuffix(tt, "…") || !strings.HasPrefix(tt, "éé") || strings.ContainsRune(tt, '\uFFFD') {
+		t.Errorf("long value kept as %d bytes %q...", len(tt), tt[:10])
+	}
+	if p.Get("TranscriptionText") != long {
+		t.Error("cutting changed the caller's parameters")
+	}
+	short := url.Values{"RecordingID": {"r2"}}
+	j.Exchange(ex("c2", 2, short))
+	if got := j.Call("c2")[0].Exchange.Params; fmt.Sprintf("%p", got) != fmt.Sprintf("%p", short) {
+		t.Error("short parameters were copied (the hot path should not allocate for them)")
+	}
+}
+
+// TestConcurrent: writers and readers at once (run with -race); every entry is accounted for.
+func TestConcurrent(t *testing.T) {
+	j := New(1000)
+	const writers, each = 8, 2000
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				call := fmt.Sprintf("c%d-%d", w, i%50)
+				if i%3 == 0 {
+					j.Trace(adapter.TraceEvent{Kind: adapter.TraceVerbDone, CallID: call, Time: t0})
+				} else {
+					j.Exchange(ex(call, i, url.Values{"RecordingID": {call}}))
+				}
+			}
+		})
+	}
+	var rd sync.WaitGroup
+	for r := range 3 {
+		rd.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, e := range j.Call(fmt.Sprintf("c%d-%d", r, 7)) {
+					if e.Exchange != nil {
+						_ = e.Exchange.Params.Get("RecordingID")
+					}
+				}
+				_ = j.Recording("c1-1")
+				_ = j.Stats()
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	rd.Wait()
+	st := j.Stats()
+	if st.Kept != 1000 || st.Evicted != writers*each-1000 {
+		t.Errorf("stats %+v", st)
+	}
+	n := 0
+	for call := range j.byCall {
+		n += len(j.Call(call))
+	}
+	if n != 1000 {
+		t.Errorf("the call index holds %d entries, want 1000", n)
+	}
+}
+
+// BenchmarkExchange is the cost the outbox hot path pays per attempt (webhook.Options.Trace)
+// with a full journal evicting: reported as ns/op, serial and with every core sending.
+func BenchmarkExchange(b *testing.B) {
+	params := url.Values{}
+	for _, k := range []string{"CallUUID", "From", "To", "CallStatus", "Direction", "RecordUrl", "RecordingDuration",
+		"RecordingDurationMs", "RecordingStartMs", "RecordingEndMs", "RecordingID"} {
+		params.Set(k, "0123456789abcdef0123456789")
+	}
+	calls := make([]string, 512)
+	for i := range calls {
+		calls[i] = fmt.Sprintf("call-%04d", i)
+	}
+	b.Run("serial", func(b *testing.B) {
+		j := New(DefaultSize)
+		e := ex("", 0, params)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			e.CallID = calls[i%len(calls)]
+			j.Exchange(e)
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		j := New(DefaultSize)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			e := ex("", 0, params)
+			i := 0
+			for pb.Next() {
+				e.CallID = calls[i%len(calls)]
+				j.Exchange(e)
+				i++
+			}
+		})
+	})
+}
