@@ -68,6 +68,8 @@ type Config struct {
 	Transcription Transcription `yaml:"transcription"`
 	// ExternalStorage: uploads to the store a Record's attributes name (storage.go).
 	ExternalStorage ExternalStorage `yaml:"external_storage"`
+	// Dashboard: what the operator dashboard keeps (dashboard.go).
+	Dashboard Dashboard `yaml:"dashboard"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 	// MetricsPublic serves /metrics without credentials. Default false: when api_token is
@@ -382,6 +384,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.Transcription.applyDefaults()
 	c.ExternalStorage.applyDefaults()
+	c.Dashboard.applyDefaults()
 }
 
 func websocketURL(rest string) string {
@@ -572,6 +575,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.ExternalStorage.validate(bad); err != nil {
+		return err
+	}
+	if err := c.Dashboard.validate(bad); err != nil {
 		return err
 	}
 	return c.Store.validate(bad)
