@@ -31,6 +31,9 @@ type attempt struct {
 	Err    string
 	Took   time.Duration
 	Time   time.Time
+	// Again: the attempts started over (a replayed dead letter, or a callback the engine sent
+	// again after a restart).
+	Again bool
 }
 
 // OK reports a 2xx answer.
@@ -72,6 +75,7 @@ func requests(es []journal.Entry, sid string) []request {
 			key = "#" + strconv.FormatUint(e.Seq, 10)
 		}
 		if i, ok := at[key]; ok {
+			a.Again = a.N <= out[i].Last().N
 			out[i].Attempts = append(out[i].Attempts, a)
 			continue
 		}
@@ -151,13 +155,18 @@ func (db *Dashboard) call(w http.ResponseWriter, r *http.Request) {
 	db.render(w, r, http.StatusOK, "call", page{Title: "Call " + id, Nav: "calls", CSRF: db.csrfFor(r), Data: data})
 }
 
-// steps turns a call's journal entries into the lines of its trace: engine steps as they
-// are, and each request's attempts gathered on the line of its first.
+// steps turns a call's journal entries into the lines of its trace, in time order: engine
+// steps as they are, and each request's attempts gathered on the line of its first.
 func steps(es []journal.Entry) []step {
 	if len(es) == 0 {
 		return nil
 	}
 	first := es[0].Time()
+	for _, e := range es {
+		if e.Time().Before(first) {
+			first = e.Time()
+		}
+	}
 	reqs := requests(es, "")
 	byID := map[string]*request{}
 	for i := range reqs {
@@ -220,5 +229,8 @@ func steps(es []journal.Entry) []step {
 		}
 		out = append(out, s)
 	}
+	// The journal has the order steps ended in; an exchange is stamped with its start, and
+	// reads best where it began (the action sent before the verb after it started).
+	slices.SortStableFunc(out, func(a, b step) int { return a.Time.Compare(b.Time) })
 	return out
 }

@@ -43,6 +43,7 @@ func TestRecordingsShowCallbacks(t *testing.T) {
 	x("ev-action", "action", "http://app.example/after", 1, 200, "", rec, "call-aaaa")
 	x("ev-cb", "callback", "http://app.example/cb", 1, 500, "HTTP 500 Internal Server Error", rec, "call-aaaa")
 	x("ev-cb", "callback", "http://app.example/cb", 2, 200, "", rec, "call-aaaa")
+	x("ev-cb", "callback", "http://app.example/cb", 1, 200, "", rec, "call-aaaa") // replayed: attempts start over
 	x("ev-status", "hangup", "http://app.example/status", 1, 0, "dial tcp: connection refused",
 		url.Values{"Note": {`<script>alert(1)</script>`}}, "call-aaaa")
 	x("ev-other", "callback", "http://app.example/other-call", 1, 200, "", nil, "call-zzzz")
@@ -80,7 +81,8 @@ func TestRecordingsShowCallbacks(t *testing.T) {
 		`<tr class="exchange this" data-kind="action" data-status="200">`,
 		`<tr class="exchange" data-kind="answer" data-status="200">`,
 		`#1 <span class="bad">HTTP 500</span> <span class="err">HTTP 500 Internal Server Error</span>`,
-		`#2 <span class="ok">HTTP 200</span>`, "42ms", "event <code>ev-cb</code>",
+		`#2 <span class="ok">HTTP 200</span>`, `<span class="sub">again:</span> #1 <span class="ok">HTTP 200</span>`,
+		"42ms", "event <code>ev-cb</code>",
 		`<span class="err">dial tcp: connection refused</span>`,
 		"<dt>AuthToken</dt><dd>[redacted]</dd>", "<dt>RecordingID</dt><dd>aaaa</dd>",
 		"&lt;script&gt;alert(1)&lt;/script&gt;",
