@@ -79,9 +79,10 @@ func requests(es []journal.Entry, sid string) []request {
 			out[i].Attempts = append(out[i].Attempts, a)
 			continue
 		}
-		r := request{EventID: x.EventID, Kind: x.Kind, Method: x.Method, URL: x.URL, Document: x.Document, Body: x.Body,
+		params, body := x.Parameters()
+		r := request{EventID: x.EventID, Kind: x.Kind, Method: x.Method, URL: x.URL, Document: x.Document, Body: body,
 			Attempts: []attempt{a}, Carries: sid != "" && e.RecordingID == sid}
-		for k, vs := range x.Params {
+		for k, vs := range params {
 			for _, v := range vs {
 				r.Params = append(r.Params, param{k, v})
 			}

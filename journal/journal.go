@@ -7,8 +7,9 @@
 //
 // It is bounded: a ring of Size entries, the oldest overwritten first, indexed by call id and
 // by recording id (the RecordingID / RecordingSid parameter of an exchange, the RecordingID
-// of a recording event). Each entry's size is bounded too: parameter values are cut at
-// MaxValue bytes, and the webhook and the engine already cut bodies and document excerpts.
+// of a recording event). Each entry's size is bounded too: parsed parameter values are cut
+// at MaxValue bytes, and the webhook (a body kept unparsed under webhook.Options.TraceLazy
+// is at most 8 KB) and the engine already bound bodies and document excerpts.
 //
 // It is per process: with several instances sharing a store each keeps what it sent and
 // traced. Nothing in it is secret: exchanges have their URL credentials removed and
@@ -87,14 +88,14 @@ func New(size int) *Journal {
 	return &Journal{ring: make([]slot, size), next: 1, byCall: map[string][]uint64{}, byRec: map[string][]uint64{}}
 }
 
-// Exchange records one attempt of an HTTP request: it is webhook.Options.Trace. It takes
-// ex.Params: the caller must not change it afterwards (the webhook client builds a fresh one
-// for each attempt).
+// Exchange records one attempt of an HTTP request: it is webhook.Options.Trace (best with
+// TraceLazy, which leaves the parsing of bodies to the readers). It takes ex.Params: the
+// caller must not change it afterwards (the webhook client builds a fresh one per attempt).
 func (j *Journal) Exchange(ex webhook.Exchange) {
 	ex.Params = bounded(ex.Params)
-	rec := ex.Params.Get("RecordingID")
+	rec := ex.Param("RecordingID")
 	if rec == "" {
-		rec = ex.Params.Get("RecordingSid")
+		rec = ex.Param("RecordingSid")
 	}
 	j.mu.Lock()
 	s := j.put(ex.CallID, rec)

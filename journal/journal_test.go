@@ -1,14 +1,20 @@
 package journal
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
+	"github.com/pbxbridge/pbxbridge/translate"
 	"github.com/pbxbridge/pbxbridge/webhook"
 )
 
@@ -218,4 +224,86 @@ func BenchmarkExchange(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkMemory reports the heap a full journal holds per entry (B/entry), with Plivo
+// action-like exchanges (13 parameters, as the webhook client builds them: a fresh map
+// each) and engine steps, one in four.
+func BenchmarkMemory(b *testing.B) {
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		j := New(DefaultSize)
+		for i := range 2 * DefaultSize {
+			call := fmt.Sprintf("0753398e-1885-40f8-b756-%012d", i/20)
+			if i%4 == 0 {
+				j.Trace(adapter.TraceEvent{Kind: adapter.TraceVerbDone, CallID: call, App: "voicemail", Verb: "Record",
+					Pos: "1:11", Outcome: adapter.VerbOK, Time: t0})
+				continue
+			}
+			p := url.Values{}
+			for _, k := range []string{"CallUUID", "From", "To", "CallStatus", "Direction", "RecordUrl", "Digits",
+				"RecordingDuration", "RecordingDurationMs", "RecordingStartMs", "RecordingEndMs", "RecordingID", "Event"} {
+				p.Set(k, fmt.Sprintf("%s-%d-0123456789abcdef", k, i))
+			}
+			e := ex(call, i, p)
+			e.EventID = fmt.Sprintf("9c34e301-0be1-41ad-8929-%012d", i)
+			j.Exchange(e)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/DefaultSize, "B/entry")
+		runtime.KeepAlive(j)
+	}
+}
+
+// BenchmarkDelivery is the outbox's hot path with and without the journal: one webhook
+// Client posting a Plivo recording callback (13 form parameters) to a loopback app, untraced,
+// and traced into a journal with the body kept unparsed (TraceLazy, as serve does) or parsed
+// on the sending goroutine (eager: the form parsed into parameters, names checked for
+// credentials). It reports the process's CPU per request (cpu-ns/op, the app's share
+// included and the same in both), steadier than ns/op on a shared machine.
+func BenchmarkDelivery(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	params, err := translate.FileCallbackParams(translate.Plivo, translate.CallParams{
+		CallID: "5c1e7f2a-0b3d-4e6f-8a9b-1c2d3e4f5a6b", From: "15550100001", To: "15550109999",
+		Direction: "inbound", Status: translate.CallCompleted, HangupCause: "NORMAL_CLEARING", Duration: 95 * time.Second,
+	}, translate.RecordingParams{ID: "d2c4e6f8-1a3b-4c5d-8e7f-9a0b1c2d3e4f", URL: "https://bridge.example.net/f/d2c4.mp3",
+		Duration: 93 * time.Second, Start: time.Unix(1795284977, 0), End: time.Unix(1795285070, 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ct, body := params.Body()
+	u, _ := url.Parse(srv.URL + "/cb")
+	for _, mode := range []string{"untraced", "traced-lazy", "traced-eager", "untraced", "traced-lazy", "traced-eager"} {
+		name, traced := mode, mode != "untraced"
+		j := New(DefaultSize)
+		o := webhook.Options{}
+		if traced {
+			o.Trace, o.TraceLazy = j.Exchange, mode == "traced-lazy"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := webhook.NewClient(o)
+			defer c.Close()
+			ctx := context.Background()
+			i := 0
+			cpu := cpuTime(b)
+			for b.Loop() {
+				i++
+				r := webhook.Request{EventID: "ev-bench", CallID: fmt.Sprintf("call-%d", i%512), Kind: "callback",
+					Dialect: translate.Plivo, URL: u, Body: body, BodyType: ct}
+				if _, err := c.Do(ctx, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+			if traced && j.Stats().Kept == 0 {
+				b.Fatal("nothing traced")
+			}
+		})
+	}
 }

@@ -126,7 +126,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	jr := journal.New(cfg.Dashboard.JournalSize) // the dashboard's record of requests and call steps
 	client := webhook.NewClient(webhook.Options{Version: version, Secrets: appSecrets{cfg}, Open: box.Open,
-		Logger: log.With("component", "webhook"), Trace: jr.Exchange})
+		Logger: log.With("component", "webhook"), Trace: jr.Exchange, TraceLazy: true})
 	defer client.Close()
 	worker, err := webhook.NewWorker(webhook.WorkerOptions{
 		Outbox: st, Client: client, Workers: cfg.Outbox.Workers, Lease: cfg.Outbox.Lease.D(),
