@@ -60,11 +60,16 @@ func (ex Exchange) Param(name string) string {
 	if v := ex.Params.Get(name); v != "" || ex.raw == nil {
 		return v
 	}
+	if !ex.rawForm && !secretName(name) {
+		if v, ok := jsonString(ex.raw, name); ok {
+			return v
+		}
+	}
 	if secretName(name) || !ex.rawForm {
 		if !ex.rawForm && !bytes.Contains(ex.raw, []byte(`"`+name+`"`)) {
 			return ""
 		}
-		p, _ := ex.Parameters() // redacted, or a JSON object
+		p, _ := ex.Parameters() // redacted, or a JSON object too hard for jsonString
 		return p.Get(name)
 	}
 	q := string(ex.raw)
@@ -84,6 +89,29 @@ func (ex Exchange) Param(name string) string {
 		return ""
 	}
 	return ""
+}
+
+// jsonString finds a plain string field of a flat JSON object without decoding it: "name",
+// a colon, and a string without escapes. ok is false when it cannot tell (no such key, or a
+// value of another shape): the caller then decodes.
+func jsonString(obj []byte, name string) (string, bool) {
+	i := bytes.Index(obj, []byte(`"`+name+`"`))
+	if i < 0 {
+		return "", false
+	}
+	rest := bytes.TrimLeft(obj[i+len(name)+2:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return "", false
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' {
+		return "", false
+	}
+	end := bytes.IndexByte(rest[1:], '"')
+	if end < 0 || bytes.IndexByte(rest[1:end+1], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[1 : end+1]), true
 }
 
 // bodyParams adds a body's parameters to p (nil: a new map) and redacts credential-named

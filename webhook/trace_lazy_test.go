@@ -69,6 +69,18 @@ func TestTraceLazy(t *testing.T) {
 	if j.Param("RecordingSid") != "r-2" || j.Param("ApiKey") != "[redacted]" || j.Param("RecordingID") != "" {
 		t.Errorf("JSON Param: %q %q", j.Param("RecordingSid"), j.Param("ApiKey"))
 	}
+	for obj, want := range map[string]string{
+		`{"RecordingSid" : "r-3"}`:                     "r-3",
+		`{"Note":"RecordingSid","RecordingSid":"r-4"}`: "r-4",
+		`{"RecordingSid":"a\"b"}`:                      `a"b`,
+		`{"RecordingSid":7}`:                           "7",
+		`{"Other":"x"}`:                                "",
+	} {
+		ex := Exchange{raw: []byte(obj)}
+		if v := ex.Param("RecordingSid"); v != want {
+			t.Errorf("Param in %s = %q, want %q", obj, v, want)
+		}
+	}
 	if p, _ := f.Parameters(); p.Get("AuthToken") != "[redacted]" || len(p["Digits"]) != 2 {
 		t.Errorf("lazy form parameters %v", p)
 	}
