@@ -307,3 +307,34 @@ func BenchmarkDelivery(b *testing.B) {
 		})
 	}
 }
+
+// TestLazyExchanges: with the webhook client's TraceLazy (as serve runs it) the journal
+// still indexes by the body's RecordingID or RecordingSid, and what it gives back shows the
+// credential-named parameters redacted.
+func TestLazyExchanges(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	j := New(10)
+	c := webhook.NewClient(webhook.Options{Trace: j.Exchange, TraceLazy: true})
+	defer c.Close()
+	u, _ := url.Parse(srv.URL + "/cb")
+	for _, r := range []webhook.Request{
+		{CallID: "c1", Kind: "callback", URL: u, Body: []byte("RecordingID=r-1&AuthToken=zzz&RecordUrl=http%3A%2F%2Fb%2Ff%2Fr-1"),
+			BodyType: "application/x-www-form-urlencoded"},
+		{CallID: "c2", Kind: "callback", URL: u, Body: []byte(`{"RecordingSid":"r-2","ApiKey":"k"}`), BodyType: "application/json"},
+	} {
+		if _, err := c.Do(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rec, secret := range map[string]string{"r-1": "AuthToken", "r-2": "ApiKey"} {
+		es := j.Recording(rec)
+		if len(es) != 1 || es[0].Exchange == nil {
+			t.Fatalf("recording %s: %+v", rec, es)
+		}
+		p, _ := es[0].Exchange.Parameters()
+		if p.Get(secret) != "[redacted]" || (rec == "r-1" && p.Get("RecordUrl") != "http://b/f/r-1") {
+			t.Errorf("recording %s parameters %v", rec, p)
+		}
+	}
+}
