@@ -68,6 +68,8 @@ type Config struct {
 	Transcription Transcription `yaml:"transcription"`
 	// ExternalStorage: uploads to the store a Record's attributes name (storage.go).
 	ExternalStorage ExternalStorage `yaml:"external_storage"`
+	// Dashboard: what the operator dashboard keeps (dashboard.go).
+	Dashboard Dashboard `yaml:"dashboard"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text (logfmt-like key=value lines) or json (one JSON object per line, for
@@ -396,6 +398,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.Transcription.applyDefaults()
 	c.ExternalStorage.applyDefaults()
+	c.Dashboard.applyDefaults()
 }
 
 func websocketURL(rest string) string {
@@ -595,6 +598,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.ExternalStorage.validate(bad); err != nil {
+		return err
+	}
+	if err := c.Dashboard.validate(bad); err != nil {
 		return err
 	}
 	return c.Store.validate(bad)

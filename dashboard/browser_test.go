@@ -31,7 +31,8 @@ import (
 // embedded store) in Debian's headless Chromium through chromedp. Its data come through the
 // real paths: calls from the FreeSWITCH simulator (integration/eslsim) into the engine, a
 // recording it stores, a callback that a real loopback application refuses until it is a
-// dead letter, then replayed from the dashboard and delivered.
+// dead letter, then replayed from the dashboard and delivered, and shown with its answers
+// under the recording and on the call's page.
 //
 // It runs in `go test ./dashboard` when chromium is installed (scripts/deps.sh installs it)
 // and skips without it, unless PBXBRIDGE_INTEGRATION=1, which makes a missing chromium a
@@ -388,6 +389,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	if cb := text("section.recording table.dead"); !strings.Contains(cb, "/cb") || !strings.Contains(cb, "callback") {
 		t.Errorf("recording's callbacks %q: want the dead callbackUrl", cb)
 	}
+	// The journal: the refused callback's attempt with its 500, and the action delivered.
+	if cb := text(`section.recording tr.exchange.this[data-kind="callback"][data-status="500"]`); !strings.Contains(cb, "/cb") ||
+		!strings.Contains(cb, "HTTP 500") {
+		t.Errorf("refused callback row %q: want /cb and its HTTP 500", cb)
+	}
+	if act := text(`section.recording tr.exchange.this[data-kind="action"][data-status="200"]`); !strings.Contains(act, "/after") {
+		t.Errorf("action row %q: want /after answered 200", act)
+	}
 	shoot("recordings")
 
 	// Outbox: the dead letter; Replay delivers it to the app, which now accepts it.
@@ -419,6 +428,42 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 	do("reload the outbox page", chromedp.Navigate(base+"/dashboard/outbox"), chromedp.WaitVisible(chromedp.ID("no-dead")))
 	shoot("outbox-replayed")
+
+	// Recordings again: the delivered callback is no longer in the outbox, but the journal
+	// shows it under the recording with both answers, the refusal and the 200.
+	delivered := `section.recording tr.exchange.this[data-kind="callback"][data-status="200"]`
+	waitFor(ctx, t, "the delivery's answer in the journal", func() bool {
+		return strings.Contains(apiGet(t, base+"/dashboard/recordings", nil), `data-kind="callback" data-status="200"`)
+	})
+	do("open the recordings page after the replay", chromedp.Navigate(base+"/dashboard/recordings"),
+		chromedp.WaitVisible(chromedp.CSS(delivered)))
+	cb := text(delivered)
+	if !strings.Contains(cb, "/cb") || !strings.Contains(cb, "HTTP 200") || !strings.Contains(cb, "HTTP 500") ||
+		!strings.Contains(cb, deadID) {
+		t.Errorf("delivered callback row %q: want /cb, its event id, the HTTP 500 and the HTTP 200", cb)
+	}
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("section.recording table.dead").length`)); err != nil || n != 0 {
+		t.Errorf("dead letter tables after the replay: %d (%v), want none", n, err)
+	}
+	if s := text("p.summary"); !strings.Contains(s, "sent by this instance") {
+		t.Errorf("recordings summary %q: want it to say the callbacks are this instance's", s)
+	}
+	shoot("recordings-delivered")
+
+	// The call's page: its whole trace, from the call link of the recording.
+	if res, err = chromedp.RunResponse(bctx, chromedp.Click(chromedp.CSS(`section.recording dd a[href^="/dashboard/calls/"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != http.StatusOK {
+		t.Fatalf("call page: status %d", res.Status)
+	}
+	tr := text("#trace")
+	for _, want := range []string{"call started", "document (answer)", "Record", "recording", "stored", "/cb", "HTTP 200", "call ended"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("call trace lacks %q:\n%s", want, tr)
+		}
+	}
+	shoot("call")
 
 	// Health: the store and the FreeSWITCH listener.
 	do("open the health page", chromedp.Navigate(base+"/dashboard/health?refresh=0"))

@@ -5,7 +5,9 @@
 //
 // It reads what the engine already keeps: live calls are the store's call states (so with
 // Redis every instance's calls appear), recordings its File metadata, the outbox its queue
-// and dead letters. It holds no state of its own apart from what a request needs.
+// and dead letters. Delivered callbacks leave the outbox, so their answers, and each call's
+// trace, come from this instance's in-memory journal (package journal, Deps.Journal): with
+// several instances each shows what it sent itself.
 //
 // Access needs the API token (api_token), as the HTTP API does: a browser signs in with a
 // form that sets a session cookie derived from the token (auth.go), and clients may send the
@@ -44,6 +46,9 @@ type Deps struct {
 	// it also has OldestQueued(ctx, scan) (metrics.TimedStore, the stores) the page shows the
 	// age of the oldest queued callback.
 	Outbox adapter.Outbox
+	// Journal is what this instance sent and did for each call lately; nil: the Recordings
+	// page shows dead letters only and there is no call trace.
+	Journal Journal
 	// Wake, when set, is called after a replay so that delivery starts at once.
 	Wake func()
 	// Checks are the health checks, as /readyz runs them.
@@ -96,7 +101,7 @@ func New(d Deps) *Dashboard {
 	if d.Token != "" {
 		db.key = sessionKey(d.Token)
 	}
-	for _, p := range []string{"login", "calls", "recordings", "outbox", "health", "message"} {
+	for _, p := range []string{"login", "calls", "recordings", "outbox", "health", "message", "call"} {
 		db.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
 	}
@@ -112,6 +117,7 @@ func New(d Deps) *Dashboard {
 	m.HandleFunc("GET "+Prefix, db.open(db.auth(db.home)))
 	m.HandleFunc("GET "+Prefix+"/{$}", db.open(db.auth(db.home)))
 	m.HandleFunc("GET "+Prefix+"/calls", db.open(db.auth(db.calls)))
+	m.HandleFunc("GET "+Prefix+"/calls/{id}", db.open(db.auth(db.call)))
 	m.HandleFunc("GET "+Prefix+"/recordings", db.open(db.auth(db.recordings)))
 	m.HandleFunc("GET "+Prefix+"/outbox", db.open(db.auth(db.outbox)))
 	m.HandleFunc("POST "+Prefix+"/outbox/replay", db.open(db.auth(db.replay)))

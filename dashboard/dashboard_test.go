@@ -29,13 +29,19 @@ type fixture struct {
 
 func newFixture(t *testing.T, token string, checks ...Check) *fixture {
 	t.Helper()
+	return newJournalFixture(t, token, nil, checks...)
+}
+
+// newJournalFixture is newFixture with a journal (nil: none).
+func newJournalFixture(t *testing.T, token string, jr Journal, checks ...Check) *fixture {
+	t.Helper()
 	st, err := local.Open(t.TempDir(), local.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{st: st}
-	db := New(Deps{Store: st, Outbox: st, Token: token, Checks: checks, CheckTimeout: 200 * time.Millisecond,
+	db := New(Deps{Store: st, Outbox: st, Token: token, Checks: checks, CheckTimeout: 200 * time.Millisecond, Journal: jr,
 		Wake:     func() { f.woken++ },
 		FileLink: func(sid, ext string) string { return "/f/" + sid + "." + ext + "?exp=1&sig=x" }})
 	f.srv = httptest.NewServer(db)

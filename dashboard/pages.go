@@ -82,6 +82,10 @@ type recordingRow struct {
 	// Dead are the dead letters that carry this recording (its action, callbackUrl or
 	// transcription callback that failed for good).
 	Dead []adapter.Entry
+	// Requests are the requests this instance sent for the recording's call (the journal),
+	// newest first, at most maxRequests; More counts those left off.
+	Requests []request
+	More     int
 }
 
 type recordingsData struct {
@@ -91,6 +95,7 @@ type recordingsData struct {
 	Container string
 	Limit     int
 	Outbox    bool
+	Journal   journalNote
 }
 
 // recordings shows the newest recordings: the store lists files by SID, so the page reads
@@ -107,7 +112,7 @@ func (db *Dashboard) recordings(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	data := recordingsData{Container: q.Get("container"), Limit: limit, Outbox: db.d.Outbox != nil}
+	data := recordingsData{Container: q.Get("container"), Limit: limit, Outbox: db.d.Outbox != nil, Journal: db.journalNote()}
 	var newest []adapter.File
 	after := ""
 	for data.Total < scanFiles {
@@ -146,6 +151,12 @@ func (db *Dashboard) recordings(w http.ResponseWriter, r *http.Request) {
 		for _, e := range dead {
 			if e.CallID == f.CallID && carries(e, f.SID) {
 				row.Dead = append(row.Dead, e)
+			}
+		}
+		if db.d.Journal != nil && f.CallID != "" {
+			row.Requests = requests(db.d.Journal.Call(f.CallID), f.SID)
+			if len(row.Requests) > maxRequests {
+				row.Requests, row.More = row.Requests[:maxRequests], len(row.Requests)-maxRequests
 			}
 		}
 		data.Files = append(data.Files, row)

@@ -47,7 +47,10 @@ type Deps struct {
 	// Outbox serves the dead-letter API (nil: 404); Wake, when set, is called after a replay.
 	Outbox adapter.Outbox
 	Wake   func()
-	Media  *MediaStore
+	// Journal is what this instance recently sent and did for each call (package journal),
+	// shown on the dashboard; nil: the dashboard shows dead letters only.
+	Journal dashboard.Journal
+	Media   *MediaStore
 	// PublicURL is how clients reach this server (no trailing slash).
 	PublicURL string
 	// LinkSecret signs /f links; APIToken, when set, also grants access (Bearer).
@@ -161,7 +164,7 @@ func (s *Server) mountDashboard() {
 		checks = append(checks, dashboard.Check{Name: c.Name, Check: c.Check})
 	}
 	h := echo.WrapHandler(dashboard.New(dashboard.Deps{
-		Store: s.d.Store, Outbox: s.d.Outbox, Wake: s.d.Wake, Checks: checks, CheckTimeout: s.d.ReadyTimeout,
+		Store: s.d.Store, Outbox: s.d.Outbox, Wake: s.d.Wake, Checks: checks, CheckTimeout: s.d.ReadyTimeout, Journal: s.d.Journal,
 		Token:    s.d.APIToken,
 		FileLink: func(sid, ext string) string { return s.filePath(sid, ext, time.Hour) },
 		Log:      s.d.Log.With("component", "dashboard"), Now: s.d.Now,

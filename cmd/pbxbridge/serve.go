@@ -25,6 +25,7 @@ import (
 	"github.com/pbxbridge/pbxbridge/config"
 	"github.com/pbxbridge/pbxbridge/esl"
 	"github.com/pbxbridge/pbxbridge/httpapi"
+	"github.com/pbxbridge/pbxbridge/journal"
 	"github.com/pbxbridge/pbxbridge/media"
 	"github.com/pbxbridge/pbxbridge/metrics"
 	"github.com/pbxbridge/pbxbridge/seal"
@@ -129,8 +130,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 
+	jr := journal.New(cfg.Dashboard.JournalSize) // the dashboard's record of requests and call steps
 	client := webhook.NewClient(webhook.Options{Version: version, Secrets: appSecrets{cfg}, Open: box.Open,
-		Logger: log.With("component", "webhook")})
+		Logger: log.With("component", "webhook"), Trace: jr.Exchange, TraceLazy: true})
 	defer client.Close()
 	worker, err := webhook.NewWorker(webhook.WorkerOptions{
 		Outbox: st, Client: client, Workers: cfg.Outbox.Workers, Lease: cfg.Outbox.Lease.D(),
@@ -164,7 +166,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}
 	api := httpapi.New(httpapi.Deps{
-		Store: st, Outbox: st, Wake: worker.Wake, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
+		Store: st, Outbox: st, Wake: worker.Wake, Journal: jr, Blob: blobs, Media: mediaStore, PublicURL: cfg.PublicURL,
 		LinkSecret: linkSecret, APIToken: cfg.APIToken.Reveal(), LinkTTL: cfg.LinkTTL.D(),
 		Checks: append([]httpapi.Check{drainCheck(&draining)}, readyChecks(st, pbxs)...), Metrics: met, MetricsPublic: cfg.MetricsPublic,
 		Log:        log.With("component", "http"),
@@ -184,7 +186,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	eng, err := adapter.New(adapter.Deps{Open: box.Open, // reconcile unseals the callbacks it sends
 		Config: cfg, Store: st, Outbox: st, Blob: blobs, Sender: client, Media: med, Links: api,
-		Log: log, Wake: worker.Wake, Seal: box.Seal, Observe: met,
+		Log: log, Wake: worker.Wake, Seal: box.Seal, Observe: met, Trace: jr,
 		Transcriber: newTranscriber(cfg.Transcription, log.With("component", "transcribe")), Jobs: st,
 		External: external.New(cfg.ExternalStorage, nil),
 	})
