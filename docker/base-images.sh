@@ -30,8 +30,9 @@ case ${1:-} in -h | --help) sed -n '2,17p' "$SELF" | sed 's/^# \{0,1\}//'; exit 
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap)"
 command -v docker >/dev/null || die "docker is not installed"
 
-# The recipe's hash: this script. A change to it rebuilds every base image.
-RECIPE=$(sha256sum "$SELF" | cut -c1-16)
+# RECIPE is the hash of how a Debian root is made (the two functions below, set after their
+# definitions): a change to them rebuilds the tarballs; other edits to this script do not.
+RECIPE=
 
 mkdir -p -- "$CACHE"
 exec 9>"$CACHE/.lock"
@@ -140,6 +141,10 @@ debian_image() {
 # golang_image: golang:1.26-bookworm from debian:bookworm-slim, ca-certificates (for the
 # module proxy) and the host's Go tree. The official image also has gcc and git; the
 # Dockerfiles here need neither (CGO_ENABLED=0, -buildvcs=false).
+# The host's CA bundle replaces Debian's in this image: where the way out goes through a
+# TLS-inspecting proxy (as on this machine), its CA is in the host's bundle and the module
+# proxy is otherwise unreachable from a build. It only reaches build stages: the runtime
+# images install Debian's ca-certificates.
 golang_image() {
 	local goroot gover minor tag key t ctx
 	goroot=$("$GO" env GOROOT) || die "no Go toolchain on the host (GO=$GO)"
@@ -148,7 +153,9 @@ golang_image() {
 	minor=${minor%.*}              # 1.26
 	[ "$minor" = 1.26 ] || die "the host's Go is $gover; the Dockerfiles want golang:1.26"
 	tag="golang:$minor-bookworm"
-	key="$RECIPE-$gover-$(docker image inspect -f '{{.Id}}' debian:bookworm-slim | cut -c8-19)"
+	local bundle=/etc/ssl/certs/ca-certificates.crt
+	[ -f "$bundle" ] || die "the host has no $bundle (install ca-certificates)"
+	key="$(sha256sum "$SELF" | cut -c1-16)-$gover-$(docker image inspect -f '{{.Id}}' debian:bookworm-slim | cut -c8-19)-$(sha256sum "$bundle" | cut -c1-12)"
 	if image_current "$tag" "$key"; then
 		log "$tag: up to date"
 		return 0
@@ -161,6 +168,7 @@ golang_image() {
 		FROM debian:bookworm-slim
 		RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \\
 		    && rm -rf /var/lib/apt/lists/*
+		COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 		COPY go /usr/local/go
 		ENV GOLANG_VERSION=${gover#go} GOTOOLCHAIN=local GOPATH=/go \\
 		    PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -168,7 +176,8 @@ golang_image() {
 		LABEL org.pbxbridge.base=$key
 	EOF
 	# The context is the Dockerfile plus GOROOT (tests and docs left out), streamed as a tar.
-	tar -C "$ctx" -cf - Dockerfile \
+	cp -- "$bundle" "$ctx/ca-certificates.crt"
+	tar -C "$ctx" -cf - Dockerfile ca-certificates.crt \
 		-C "$(dirname -- "$goroot")" --exclude='go/test' --exclude='go/doc' --exclude='go/api' \
 		--transform "s,^$(basename -- "$goroot"),go," "$(basename -- "$goroot")" |
 		docker build --network host -q -t "$tag" - >/dev/null
@@ -177,6 +186,7 @@ golang_image() {
 	log "$tag: built in $(elapsed "$t") ($gover)"
 }
 
+RECIPE=$(declare -f slim debian_tar | sha256sum | cut -c1-16)
 t_all=$(now_ms)
 debian_image bookworm
 debian_image sid
