@@ -11,13 +11,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync"
@@ -47,10 +51,10 @@ const maxRequests = 1000
 
 // request is one request as received: what the test looks at.
 type request struct {
-	Time   time.Time           `json:"time"`
-	Method string              `json:"method"`
-	Path   string              `json:"path"`
-	Form   map[string][]string `json:"form"` // query and form body together
+	Time   time.Time  `json:"time"`
+	Method string     `json:"method"`
+	Path   string     `json:"path"`
+	Form   url.Values `json:"form"` // the query and the body's parameters together
 }
 
 type app struct {
@@ -60,19 +64,49 @@ type app struct {
 	requests []request
 }
 
+// keep records a request. Its parameters are the query plus the body, a form (Plivo, and
+// FlexML documents fetched with POST) or a JSON object (FlexML callbacks): values become their
+// text, numbers as written.
 func (a *app) keep(r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		a.log.Warn("unreadable form", "path", r.URL.Path, "err", err)
+	params := url.Values{}
+	for k, vs := range r.URL.Query() {
+		params[k] = append(params[k], vs...)
 	}
-	req := request{Time: time.Now().UTC(), Method: r.Method, Path: r.URL.Path, Form: r.Form}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		a.log.Warn("unreadable body", "path", r.URL.Path, "err", err)
+	}
+	switch ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct {
+	case "application/x-www-form-urlencoded":
+		f, err := url.ParseQuery(string(body))
+		if err != nil {
+			a.log.Warn("unreadable form", "path", r.URL.Path, "err", err)
+		}
+		for k, vs := range f {
+			params[k] = append(params[k], vs...)
+		}
+	case "application/json":
+		var obj map[string]any
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil {
+			a.log.Warn("unreadable JSON", "path", r.URL.Path, "err", err)
+		}
+		for k, v := range obj {
+			if v != nil {
+				params.Set(k, fmt.Sprint(v))
+			}
+		}
+	}
+	req := request{Time: time.Now().UTC(), Method: r.Method, Path: r.URL.Path, Form: params}
 	a.mu.Lock()
 	a.requests = append(a.requests, req)
 	if len(a.requests) > maxRequests {
 		a.requests = a.requests[len(a.requests)-maxRequests:]
 	}
 	a.mu.Unlock()
-	a.log.Info("request", "method", r.Method, "path", r.URL.Path, "call_sid", r.Form.Get("CallSid"),
-		"recording_url", r.Form.Get("RecordingUrl"), "digits", r.Form.Get("Digits"))
+	a.log.Info("request", "method", r.Method, "path", r.URL.Path, "call_sid", params.Get("CallSid"),
+		"recording_url", params.Get("RecordingUrl"), "digits", params.Get("Digits"))
 }
 
 func (a *app) document(body string) http.HandlerFunc {
