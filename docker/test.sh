@@ -55,11 +55,15 @@ else
 	COMPOSE=(docker-compose)
 fi
 
-# free_port: a TCP port nothing listens on at 127.0.0.1 (published ports are TCP).
+# free_port: a TCP port nothing listens on at 127.0.0.1 (published ports are TCP), below the
+# kernel's ephemeral range, so that no test's outgoing connection or port-0 listener takes it
+# between this check and compose's bind (21000 and up: 20000-20999 is the host Asterisk's RTP).
 free_port() {
-	local p i
+	local p i lo
+	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 22000 ] || lo=32768
 	for i in $(seq 50); do
-		p=$(( 40000 + RANDOM % 20000 ))
+		p=$(( 21000 + RANDOM % (lo - 21000) ))
 		if ! ss -Htln "sport = :$p" | grep -q .; then
 			echo "$p"
 			return 0
@@ -94,9 +98,6 @@ docker image ls --format '  {{.Repository}}:{{.Tag}} {{.Size}}' 'pbxbridge/*' >&
 export COMPOSE_PROJECT_NAME="pbxbridge-test-$$"
 export PBX_ARI_PASSWORD="test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 export ASTERISK_ARI_PORT PBXBRIDGE_HTTP_PORT EXAMPLEAPP_PORT
-ASTERISK_ARI_PORT=$(free_port)
-PBXBRIDGE_HTTP_PORT=$(free_port)
-EXAMPLEAPP_PORT=$(free_port)
 compose() { "${COMPOSE[@]}" -f docker/compose.yaml "$@"; }
 
 cleanup() {
@@ -139,8 +140,26 @@ wait_healthy() {
 	done
 }
 
-log "project $COMPOSE_PROJECT_NAME: ARI 127.0.0.1:$ASTERISK_ARI_PORT, pbxbridge 127.0.0.1:$PBXBRIDGE_HTTP_PORT, app 127.0.0.1:$EXAMPLEAPP_PORT"
-timed "up -d" compose up -d --no-build >/dev/null 2>&1 || { compose up -d --no-build; exit 1; }
+# up: compose up on free ports; again on others (up to 3 times) when one was taken meanwhile.
+up() {
+	local try out
+	for try in 1 2 3; do
+		ASTERISK_ARI_PORT=$(free_port)
+		PBXBRIDGE_HTTP_PORT=$(free_port)
+		EXAMPLEAPP_PORT=$(free_port)
+		log "project $COMPOSE_PROJECT_NAME: ARI 127.0.0.1:$ASTERISK_ARI_PORT, pbxbridge 127.0.0.1:$PBXBRIDGE_HTTP_PORT, app 127.0.0.1:$EXAMPLEAPP_PORT"
+		if out=$(compose up -d --no-build 2>&1); then
+			return 0
+		fi
+		if ! grep -q 'address already in use' <<<"$out" || [ "$try" -eq 3 ]; then
+			printf '%s\n' "$out" >&2
+			return 1
+		fi
+		log "a port was taken meanwhile: again on other ports"
+		compose down -v --remove-orphans >/dev/null 2>&1 || true
+	done
+}
+timed "up -d" up
 timed "healthy" wait_healthy 120 asterisk redis pbxbridge app
 
 # The published ports answer on 127.0.0.1 only.
