@@ -9,7 +9,7 @@ FUZZ_TARGETS = ./translate:FuzzParseFlexML ./translate:FuzzParsePlivo ./translat
                ./audio:FuzzParseWAV ./audio:FuzzDecodeMP3
 ASTERISK    = integration/asterisk
 
-.PHONY: all build test unit deps asterisk demo lint fuzz bench bench-go clean
+.PHONY: all build test unit deps asterisk demo lint fuzz bench bench-go clean docker-test
 
 all: build
 
@@ -45,6 +45,12 @@ test: deps build asterisk
 		$(GO) test -count=1 -run '^TestAsteriskRestart$$' ./integration
 	PBXBRIDGE_INTEGRATION=1 PBXBRIDGE_TEST_SIP=1 PBXBRIDGE_TEST_RESTART=1 \
 		$(GO) test -count=1 -run '^(TestAsteriskSIP|TestAsterisk/asterisk-restart)$$' ./ari
+	docker/test.sh
+
+# docker-test builds the Docker images (and, with no registry, their base images), brings
+# docker/compose.yaml up and records a call through it (docker/README.md). make test runs it last.
+docker-test:
+	docker/test.sh
 
 # unit runs only what needs no server (integration tests skip, saying how to run them).
 unit:
