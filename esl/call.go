@@ -45,7 +45,7 @@ type Call struct {
 	hangupSent bool
 	sentCause  string             // the cause we asked for, with hangupSent
 	end        adapter.HangupInfo // how the call ended, set at the first CHANNEL_HANGUP
-	complete   chan struct{} // closed at CHANNEL_HANGUP_COMPLETE
+	complete   chan struct{}      // closed at CHANNEL_HANGUP_COMPLETE
 	lastEv     time.Time
 	seq        int
 	watchers   map[int]func(*event) // background recordings; called in order, must not block
