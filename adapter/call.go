@@ -219,3 +219,29 @@ type DialResult struct {
 	Recording *RecordResult
 	RecordErr error
 }
+
+// HangupSource says who ended a call, as far as the PBX can tell.
+type HangupSource string
+
+const (
+	HangupByCaller HangupSource = "caller"    // the caller hung up (SIP BYE or CANCEL from them)
+	HangupByBridge HangupSource = "pbxbridge" // we hung up (Hangup verb, end of document, Reject)
+	HangupByCallee HangupSource = "callee"    // the called party of a Dial ended the call
+	HangupByPBX    HangupSource = "pbx"       // the PBX ended it itself (a failed application)
+)
+
+// HangupInfo is how a call ended: the Q.850 cause by FreeSWITCH's name (the names Plivo's
+// HangupCause uses, e.g. NORMAL_CLEARING, DESTINATION_OUT_OF_ORDER), the SIP status that
+// ended it when the PBX reports one (0 if not), and who hung up.
+type HangupInfo struct {
+	Cause   string
+	SIPCode int
+	Source  HangupSource
+}
+
+// HangupReporter is a Call that can say how it ended. The engine asks once the call's context
+// is done with ErrHangup; ok is false while the PBX has not reported the hangup. The PBX must
+// record the information before it cancels the call's context.
+type HangupReporter interface {
+	HangupReport() (info HangupInfo, ok bool)
+}

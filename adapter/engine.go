@@ -134,7 +134,9 @@ type session struct {
 	// hungUp: a verb (Hangup, Reject) has hung the call up; the engine must not hang it up
 	// again with another cause. Only the call's goroutine touches it.
 	hungUp bool
-	bgWG   sync.WaitGroup
+	// hangupSource is who ended the call, set with the cause by markEnded (under pmu).
+	hangupSource HangupSource
+	bgWG         sync.WaitGroup
 	// announced maps a background recording's name to the SID and URL its start announced
 	// (Plivo's action at start): the file and its callbacks must use those very values.
 	announced map[string]announcement
@@ -212,7 +214,11 @@ func (e *Engine) Handle(ctx context.Context, c Call) {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		s.log.Warn("removing call state", "err", err)
 	}
-	s.log.Info("call ended", "duration", s.callParams().Duration.Round(time.Millisecond))
+	p := s.callParams()
+	s.pmu.Lock()
+	src := s.hangupSource
+	s.pmu.Unlock()
+	s.log.Info("call ended", "duration", p.Duration.Round(time.Millisecond), "hangup_cause", p.HangupCause, "hangup_source", src)
 	s.trace(TraceEvent{Kind: TraceCallEnded, Duration: s.callParams().Duration, Err: s.flowErr})
 }
 
@@ -244,7 +250,9 @@ func (s *session) run(ctx context.Context) {
 		s.log.Error("call flow failed; hanging up", "err", err)
 		s.flowErr = err.Error()
 	}
-	// A document that runs out of verbs ends the call, in both dialects.
+	// A document that runs out of verbs ends the call, in both dialects: pbxbridge hangs up,
+	// with normal clearing, whatever the PBX later reports.
+	s.setHangupCause("NORMAL_CLEARING")
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if herr := s.call.Hangup(hctx, "NORMAL_CLEARING"); herr != nil && !errors.Is(herr, ErrHangup) {
@@ -340,10 +348,12 @@ func (s *session) ensureAnswered(ctx context.Context) error {
 }
 
 // markEnded records that the call is over: from then on every request reports it completed,
-// with its hangup cause (NORMAL_CLEARING unless the document set one) and its length, as
-// Plivo's parameters "after hangup" and CarrierX's CallStatus say (callbacks.md §2.1, §3.1).
-// The first call wins; it is safe from any goroutine (a background recording may notice the
-// hangup before the call's goroutine does).
+// with its hangup cause and its length, as Plivo's parameters "after hangup" and CarrierX's
+// CallStatus say (callbacks.md §2.1, §3.1). The cause is the one pbxbridge hung up with when
+// it ended the call (a Hangup or Reject verb, the end of the document: setHangupCause), else
+// the one the PBX reports (HangupReporter: the caller's BYE, the PBX's own failure), else
+// NORMAL_CLEARING. The first call wins; it is safe from any goroutine (a background recording
+// may notice the hangup before the call's goroutine does).
 func (s *session) markEnded() {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
@@ -352,9 +362,21 @@ func (s *session) markEnded() {
 	}
 	s.ended = s.e.Now()
 	s.params.Status = translate.CallCompleted
-	if s.params.HangupCause == "" {
-		s.params.HangupCause = "NORMAL_CLEARING"
-	}
+	s.params.HangupCause, s.hangupSource = endCause(s.params.HangupCause, s.call)
 	s.params.Duration = s.ended.Sub(s.started)
 	s.params.BillDuration = s.params.Duration
+}
+
+// endCause is the cause and source of a call's end: ours (the cause pbxbridge hung up with),
+// else what the PBX reports, else NORMAL_CLEARING from an unknown source.
+func endCause(ours string, c Call) (string, HangupSource) {
+	if ours != "" {
+		return ours, HangupByBridge
+	}
+	if r, ok := c.(HangupReporter); ok {
+		if info, ok := r.HangupReport(); ok && info.Cause != "" {
+			return info.Cause, info.Source
+		}
+	}
+	return "NORMAL_CLEARING", ""
 }

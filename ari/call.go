@@ -41,11 +41,17 @@ type call struct {
 	goneAt      time.Time
 	handlerDone bool
 	watchers    map[*watcher]struct{}
+	// sentCode is the Q.850 code we hung the channel up with (0: we did not); end is how the
+	// call ended (HangupReport), set at the first hangup event, before the context is cancelled.
+	sentCode int
+	end      adapter.HangupInfo
+	endCause bool // end.Cause came from an event's Q.850 cause, not a guess
 }
 
 var (
-	_ adapter.Call    = (*call)(nil)
-	_ adapter.Labeler = (*call)(nil)
+	_ adapter.Call           = (*call)(nil)
+	_ adapter.Labeler        = (*call)(nil)
+	_ adapter.HangupReporter = (*call)(nil)
 )
 
 // LabelLog adds the engine's call_id and app to every later line of the call's log,
@@ -171,6 +177,10 @@ func (c *call) apply(e evt) {
 		case e.isHangup():
 			if !c.gone {
 				c.gone, c.goneAt, hungUp = true, e.At, true
+				c.end, c.endCause = hangupInfo(e, c.sentCode)
+			} else if !c.endCause && c.sentCode == 0 && q850(e) != 0 {
+				// A causeless ChannelHangupRequest, then a ChannelDestroyed that has one.
+				c.end, c.endCause = hangupInfo(e, 0)
 			}
 		case e.Type == evChannelStateChange:
 			c.state = e.ChannelState
@@ -186,7 +196,7 @@ func (c *call) apply(e evt) {
 	}
 	c.mu.Unlock()
 	if hungUp {
-		c.log.Info("call hung up", "event", e.Type, "cause", e.Cause)
+		c.log.Info("call hung up", "event", e.Type, "cause", e.Cause, "soft", e.Soft)
 		c.cancel(adapter.ErrHangup)
 	}
 	if e.Type == synWake {
@@ -325,6 +335,11 @@ func (c *call) hangup(ctx context.Context, code int) error {
 		}
 		return err
 	}
+	c.mu.Lock()
+	if !c.gone && c.sentCode == 0 {
+		c.sentCode = code
+	}
+	c.mu.Unlock()
 	err := c.p.hangupChannel(context.WithoutCancel(ctx), c.id, code)
 	if err == nil {
 		c.log.Info("hung up", "q850", code)

@@ -25,7 +25,10 @@
 // StasisEnd or ChannelDestroyed), then a copy of the event to every watcher. A watcher is an
 // operation in progress (Record, Play, a background recording); it reads its own queue, so
 // it sees the call's events in Asterisk's order, hangups included, which is what decides a
-// recording's end reason (reason.go).
+// recording's end reason (reason.go). The first hangup event also records how the call ended
+// (HangupReport, hangup.go): our own cause if we hung up, else the event's Q.850 cause by its
+// FreeSWITCH name (a soft ChannelHangupRequest carries soft-hangup flags, not Q.850), else
+// NORMAL_CLEARING from the caller (a SIP BYE's ChannelHangupRequest has no cause).
 //
 // # Connection
 //

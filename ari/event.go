@@ -63,7 +63,8 @@ type evt struct {
 	Exten        string // dialplan extension at StasisStart
 	Args         []string
 	Digit        byte
-	Cause        int // hangup cause (Q.850)
+	Cause        int  // hangup cause (Q.850); with Soft, a soft-hangup flag instead
+	Soft         bool // ChannelHangupRequest: a soft hangup request (Cause is not Q.850)
 
 	Recording string // recording name
 	RecState  string // recording state: recording, done, failed, canceled
@@ -91,7 +92,7 @@ func fromARI(e ari.Event) (evt, bool) {
 		v = chanEvt(evStasisEnd, e.Timestamp, &e.Channel)
 	case *ari.ChannelHangupRequest:
 		v = chanEvt(evChannelHangupRequest, e.Timestamp, &e.Channel)
-		v.Cause = e.Cause
+		v.Cause, v.Soft = e.Cause, e.Soft
 	case *ari.ChannelDestroyed:
 		v = chanEvt(evChannelDestroyed, e.Timestamp, &e.Channel)
 		v.Cause = e.Cause

@@ -43,13 +43,18 @@ type Call struct {
 	cause    string
 	// hangupSent: we asked FreeSWITCH to hang up (its CHANNEL_HANGUP may not be here yet)
 	hangupSent bool
-	complete   chan struct{} // closed at CHANNEL_HANGUP_COMPLETE
+	sentCause  string             // the cause we asked for, with hangupSent
+	end        adapter.HangupInfo // how the call ended, set at the first CHANNEL_HANGUP
+	complete   chan struct{}      // closed at CHANNEL_HANGUP_COMPLETE
 	lastEv     time.Time
 	seq        int
 	watchers   map[int]func(*event) // background recordings; called in order, must not block
 }
 
-var _ adapter.Call = (*Call)(nil)
+var (
+	_ adapter.Call           = (*Call)(nil)
+	_ adapter.HangupReporter = (*Call)(nil)
+)
 
 // apply runs for each event in order, before it reaches the mailbox.
 func (c *Call) apply(e *event) {
@@ -62,6 +67,7 @@ func (c *Call) apply(e *event) {
 		if !c.hungup {
 			c.hungup = true
 			c.cause = e.get("Hangup-Cause")
+			c.end = hangupInfo(e, c.sentCause)
 			defer c.cancel(adapter.ErrHangup)
 		}
 		if e.Name == "CHANNEL_HANGUP_COMPLETE" {
@@ -314,6 +320,9 @@ func (c *Call) Hangup(ctx context.Context, cause string) error {
 	c.mu.Lock()
 	sent := c.hangupSent
 	c.hangupSent = true
+	if !sent && !c.hungup {
+		c.sentCause = cause
+	}
 	c.mu.Unlock()
 	if sent || c.isHungup() {
 		return nil // the CHANNEL_HANGUP may still be in the reorder window

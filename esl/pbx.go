@@ -215,7 +215,7 @@ func (p *PBX) handle(base context.Context, s *sock, connect *eslgo.RawResponse, 
 		// keys as FreeSWITCH writes them, whatever canonicalisation eslgo applied
 		for _, k := range []string{"Unique-ID", "Application-UUID", "Record-File-Path", "Record-Completion-Cause",
 			"Hangup-Cause", "Application", "DTMF-Digit", "variable_record_ms", "variable_playback_terminator_used",
-			"variable_silence_hits_exhausted"} {
+			"variable_silence_hits_exhausted", "variable_sip_hangup_disposition", "variable_sip_term_status"} {
 			e.h[k] = ev.GetHeader(k)
 		}
 		ro.push(e)

@@ -388,7 +388,7 @@ func (ch *Channel) run() {
 			answered := !ch.answered.IsZero()
 			ch.mu.Unlock()
 			if !answered {
-				ch.Hangup("NORMAL_CLEARING")
+				ch.CallerHangup("recv_cancel", "ORIGINATOR_CANCEL")
 			}
 		})
 	}
@@ -525,7 +525,7 @@ func (ch *Channel) answer() {
 		time.AfterFunc(d.At, func() { ch.receiveDTMF(d.Digit, "RTP") })
 	}
 	if ch.script.HangupAt > 0 {
-		time.AfterFunc(ch.script.HangupAt, func() { ch.Hangup("NORMAL_CLEARING") })
+		time.AfterFunc(ch.script.HangupAt, func() { ch.CallerHangup("recv_bye", "NORMAL_CLEARING") })
 	}
 }
 
@@ -983,7 +983,21 @@ func (ch *Channel) emitBug(name string, b *mediaBug) {
 	ch.sim.emitPre(name, ch, []header{{"Media-Bug-Function", "session_record"}, {"Media-Bug-Target", b.path}}, nil, "")
 }
 
-// Hangup hangs the channel up with cause (the caller hanging up, uuid_kill, sendmsg hangup).
+// CallerHangup is the caller's SIP side ending the call: a BYE (recv_bye) once answered, a
+// CANCEL (recv_cancel) before. mod_sofia sets sip_hangup_disposition as the request arrives
+// (sofia_handle_sip_i_bye), before the channel hangs up, so CHANNEL_HANGUP carries it; only
+// sofia channels have it.
+func (ch *Channel) CallerHangup(disposition, cause string) {
+	ch.mu.Lock()
+	if ch.cause == "" && strings.HasPrefix(ch.name, "sofia/") {
+		ch.setVarLocked("sip_hangup_disposition", disposition)
+	}
+	ch.mu.Unlock()
+	ch.Hangup(cause)
+}
+
+// Hangup hangs the channel up with cause (uuid_kill, sendmsg hangup, a failed application;
+// CallerHangup for the caller).
 func (ch *Channel) Hangup(cause string) {
 	ch.mu.Lock()
 	if ch.cause != "" {
