@@ -385,17 +385,20 @@ func TestReadTimeoutRetried(t *testing.T) {
 }
 
 // rt is an idle deadline: it runs between reads of the body, not over the whole body.
+// rt is a second and the drip's pace an eighth of it: at 300 ms (a 250 ms margin per gap) a
+// loaded machine (load average 11) once let a gap of the drip outlast it.
 func TestReadTimeoutBetweenReads(t *testing.T) {
-	const rt = 300 * time.Millisecond
+	const rt = time.Second
+	const drips = 12 // 11 gaps of rt/8: the body takes longer than rt
 	stall := newApp(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		_, _ = io.WriteString(w, "<Response>")
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	})
 	drip := newApp(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		for i := range 8 {
+		for i := range drips {
 			if i > 0 {
-				time.Sleep(rt / 6) // the server's pace, not the test waiting for an event
+				time.Sleep(rt / 8) // the server's pace, not the test waiting for an event
 			}
 			_, _ = io.WriteString(w, "<!-- -->")
 			w.(http.Flusher).Flush()
@@ -417,7 +420,7 @@ func TestReadTimeoutBetweenReads(t *testing.T) {
 	if d := time.Since(start); d <= rt {
 		t.Fatalf("drip took %v; the test needs it to last longer than rt", d)
 	}
-	if len(resp.Body) != 8*len("<!-- -->") {
+	if len(resp.Body) != drips*len("<!-- -->") {
 		t.Errorf("body %q", resp.Body)
 	}
 

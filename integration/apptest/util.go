@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -30,14 +35,50 @@ func WaitOK(ctx context.Context, url string) error {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// handedOut are the ports FreePort returned in this process; portLocks hold each one's lock
+// file open (and flocked) until the process ends.
+var (
+	portsMu   sync.Mutex
+	handedOut = map[int]bool{}
+	portLocks []*os.File
+)
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for a process that
+// binds it itself (a pbxbridge's listen: and freeswitch listen:). It never returns a port
+// twice in one process, nor one another test process (holding its lock file in
+// os.TempDir()/pbxbridge-ports) was given: the kernel may hand a just-closed port to the next
+// bind of port 0, and a pbxbridge was once given the same port for its HTTP and ESL listeners
+// ("address already in use").
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	dir := filepath.Join(os.TempDir(), "pbxbridge-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if handedOut[port] {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_RDWR|os.O_CREATE, 0o666)
+		if err != nil {
+			return 0, err
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close() // another test process holds it
+			continue
+		}
+		handedOut[port] = true
+		portLocks = append(portLocks, f)
+		return port, nil
+	}
+	return 0, fmt.Errorf("apptest: no free port in 1000 tries")
 }
 
 // Tail returns the last n lines of s.

@@ -374,6 +374,8 @@ func (a *Channel) ring(group []dialLeg, timeout time.Duration) (*Leg, string, []
 		select {
 		case ev := <-events:
 			if ev.answered && ev.leg.Channel.HangupCause() == "" {
+				// the ringback stops where the called party's media starts
+				a.stopWriteAt(rb, ev.leg.Channel.mediaStart())
 				if len(legs) > 1 {
 					// switch_ivr_originate polls its legs in a loop: a leg that answers
 					// within the same pass is answered too (its on-answer hooks ran) and
@@ -527,6 +529,23 @@ func (b *Channel) answerLeg() {
 			after()
 		}
 	}
+	// switch_channel_perform_mark_answered runs the hooks in the channel thread before any
+	// media flows: the bridge's streams start now, however late the caller's side gets to
+	// the bridge (a loaded machine put 35 ms of the called party's audio before a recording
+	// started by api_on_answer)
+	b.mu.Lock()
+	b.mediaFrom = time.Now()
+	b.mu.Unlock()
+}
+
+// mediaStart is when an answered leg's media starts to flow (answerLeg), or now.
+func (b *Channel) mediaStart() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mediaFrom.IsZero() {
+		return time.Now()
+	}
+	return b.mediaFrom
 }
 
 // bridgeTo bridges the caller a with the answered leg l until either hangs up or the
@@ -534,7 +553,12 @@ func (b *Channel) answerLeg() {
 func (a *Channel) bridgeTo(l *Leg) {
 	b := l.Channel
 	a.answer() // switch_channel_answer(caller_channel) once the peer answered
-	now := time.Now()
+	// the media flows from the leg's answer (after its on-answer hooks), or from the
+	// caller's own answer when that came later
+	now := b.mediaStart()
+	if at := a.Answered(); at.After(now) {
+		now = at
+	}
 	posA := a.mediaPos(now)
 	a.mu.Lock()
 	rest := []int16(nil)
@@ -546,8 +570,8 @@ func (a *Channel) bridgeTo(l *Leg) {
 	a.setVarLocked("bridge_channel", b.name)
 	a.setVarLocked("signal_bond", b.uuid)
 	a.mu.Unlock()
-	segA := a.startWrite(append([]int16(nil), b.script.Audio...), false) // the caller hears the called party
-	segB := b.startWrite(rest, false)                                    // the called party hears the caller
+	segA := a.startWriteAt(append([]int16(nil), b.script.Audio...), false, now) // the caller hears the called party
+	segB := b.startWriteAt(rest, false, now)                                    // the called party hears the caller
 	b.mu.Lock()
 	b.state, b.stateNum = "CS_EXCHANGE_MEDIA", 5
 	b.mu.Unlock()

@@ -131,6 +131,10 @@ type Channel struct {
 	// its bridge state (bridge.go)
 	outgoing bool
 	leg      *Leg
+	// mediaFrom: when an answered leg's media starts to flow, once its api_on_answer and
+	// execute_on_answer ran (answerLeg); the bridge's streams start there, not when the
+	// caller's goroutine gets to them
+	mediaFrom time.Time
 }
 
 func (s *Sim) newChannel(sc Script) *Channel { return s.newChannelID(sc, "") }

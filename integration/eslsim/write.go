@@ -27,7 +27,12 @@ type writeSeg struct {
 
 // startWrite starts playing pcm to the caller now.
 func (ch *Channel) startWrite(pcm []int16, loop bool) *writeSeg {
-	s := &writeSeg{at: ch.mediaPos(time.Now()), pcm: pcm, loop: loop, end: -1}
+	return ch.startWriteAt(pcm, loop, time.Now())
+}
+
+// startWriteAt starts playing pcm to the caller from wall-clock time t.
+func (ch *Channel) startWriteAt(pcm []int16, loop bool, t time.Time) *writeSeg {
+	s := &writeSeg{at: ch.mediaPos(t), pcm: pcm, loop: loop, end: -1}
 	ch.mu.Lock()
 	ch.written = append(ch.written, s)
 	ch.mu.Unlock()
@@ -36,10 +41,15 @@ func (ch *Channel) startWrite(pcm []int16, loop bool) *writeSeg {
 
 // stopWrite stops a segment now (a finished playback stops at its own end anyway).
 func (ch *Channel) stopWrite(s *writeSeg) {
+	ch.stopWriteAt(s, time.Now())
+}
+
+// stopWriteAt stops a segment at wall-clock time t (a segment stops once).
+func (ch *Channel) stopWriteAt(s *writeSeg, t time.Time) {
 	if s == nil {
 		return
 	}
-	pos := ch.mediaPos(time.Now())
+	pos := ch.mediaPos(t)
 	ch.mu.Lock()
 	if s.end < 0 {
 		s.end = pos

@@ -77,6 +77,7 @@ func (g *gate) open() {
 
 type instance struct {
 	config, log string
+	base        string // its HTTP API, http://127.0.0.1:<port>
 	proc        *itest.Process
 }
 
@@ -137,6 +138,26 @@ func TestUploadSurvivesKill(t *testing.T) {
 			t.Fatalf("%s sent before the upload was confirmed", r.Path)
 		}
 	}
+	// The call's hangup callback, queued at the hangup, is delivered and acknowledged before
+	// the kill: a worker killed while it holds that entry's lease (2 min) holds back the call's
+	// later callbacks, the upload's among them, until the lease ends (a loaded machine killed
+	// it mid-claim, or after the send but before the Ack, and no callback came in 30 s). What
+	// this test kills mid-flight is the upload.
+	hctx, hcancel := context.WithTimeout(t.Context(), 20*time.Second)
+	_, err = app.WaitPath(hctx, "/status")
+	hcancel()
+	if err != nil {
+		t.Fatalf("the hangup callback before the kill: %v", err)
+	}
+	waitFor(t, 20*time.Second, "the hangup callback acknowledged (outbox empty)", func() bool {
+		resp, err := http.Get(in.base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(b), "\npbxbridge_outbox_depth 0\n")
+	})
 	killed := time.Now()
 	in.kill(t)
 	g.open()
@@ -210,7 +231,8 @@ func startBridge(t *testing.T, dir, recordDir, inbound, appURL, s3URL string) (*
 	}
 	eslAddr := fmt.Sprintf("127.0.0.1:%d", eslPort)
 	dataDir := filepath.Join(dir, "data")
-	in := &instance{config: filepath.Join(dir, "pbxbridge.yaml"), log: filepath.Join(dir, "pbxbridge.log")}
+	in := &instance{config: filepath.Join(dir, "pbxbridge.yaml"), log: filepath.Join(dir, "pbxbridge.log"),
+		base: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 data_dir: %s
 log_level: debug
