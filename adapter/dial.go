@@ -39,9 +39,6 @@ func (s *session) dial(ctx context.Context, log *slog.Logger, v *translate.Dial)
 		spec.Record = &rs
 		s.addLive(ctx, armed.r, rs.Name, s.announced[rs.Name])
 	}
-	if v.Confirm != nil {
-		log.Warn("Dial confirmKey is not supported by pbxbridge: the called party is bridged on answer")
-	}
 	if v.Callback != nil || len(v.DigitsMatch) > 0 || len(v.DigitsMatchBLeg) > 0 {
 		log.Warn("Dial callbackUrl and digitsMatch are not supported by pbxbridge: no dial events are sent")
 	}
@@ -159,6 +156,23 @@ func (s *session) dialSpec(ctx context.Context, log *slog.Logger, v *translate.D
 	if v.RingbackDocument != nil && !v.RealRingback {
 		spec.Ringback = s.ringback(ctx, log, v.RingbackDocument)
 	}
+	if c := v.Confirm; c != nil && len(c.Key.String()) == 1 {
+		dc := &DialConfirm{Key: c.Key.String()[0], Timeout: c.Timeout}
+		switch {
+		case c.Audio != nil:
+			if u, err := s.e.Media.Audio(ctx, c.Audio); err != nil {
+				log.Warn("confirmSound unavailable: the called party hears silence while it may confirm", "err", err)
+			} else {
+				dc.Audio = &PlaySpec{URL: u, Loops: 1}
+			}
+		case c.Document != nil:
+			if p := s.documentSound(ctx, log, "confirmSound", c.Document); p != nil {
+				p.Loops = 1
+				dc.Audio = p
+			}
+		}
+		spec.Confirm = dc
+	}
 	return spec
 }
 
@@ -167,13 +181,19 @@ func (s *session) dialSpec(ctx context.Context, log *slog.Logger, v *translate.D
 // looped sound is what the PBXs can keep up while ringing); a failure leaves the PBX's own
 // ringing tone.
 func (s *session) ringback(ctx context.Context, log *slog.Logger, t *translate.Target) *PlaySpec {
+	return s.documentSound(ctx, log, "dialMusic", t)
+}
+
+// documentSound fetches a Plivo sound document (dialMusic, confirmSound) and returns its first
+// Play or Speak, looped; nil when there is none or it cannot be had (logged).
+func (s *session) documentSound(ctx context.Context, log *slog.Logger, what string, t *translate.Target) *PlaySpec {
 	params, err := translate.DocumentParams(s.app.Dialect, s.callParams())
 	if err != nil {
 		return nil
 	}
-	prog, err := s.document(ctx, "dialMusic", t, params, false)
+	prog, err := s.document(ctx, what, t, params, false)
 	if err != nil {
-		log.Warn("dialMusic unavailable: the caller hears the ringing tone", "err", err)
+		log.Warn(what+" unavailable: the PBX's default is heard instead", "err", err)
 		return nil
 	}
 	for _, v := range prog.Verbs {
@@ -190,7 +210,7 @@ func (s *session) ringback(ctx context.Context, log *slog.Logger, t *translate.T
 			continue
 		}
 		if err != nil {
-			log.Warn("dialMusic audio unavailable: the caller hears the ringing tone", "err", err)
+			log.Warn(what+" audio unavailable: the PBX's default is heard instead", "err", err)
 			return nil
 		}
 		return &PlaySpec{URL: u, Loops: 0}
