@@ -196,6 +196,10 @@ type DialSpec struct {
 	// (never to the caller) and it must press Key within Timeout; only then is it bridged.
 	// Otherwise its leg is hung up and counts as not answered while the others ring on.
 	Confirm *DialConfirm
+	// OnAnswer, when set, is called once a target has answered (and confirmed) and is being
+	// bridged, with its index in Targets, its leg id and the answer time; on the goroutine
+	// that called Dial, before Dial returns.
+	OnAnswer func(target int, calledID string, at time.Time)
 }
 
 // DialConfirm is the called party's confirmation before the bridge (confirmKey).

@@ -39,8 +39,13 @@ func (s *session) dial(ctx context.Context, log *slog.Logger, v *translate.Dial)
 		spec.Record = &rs
 		s.addLive(ctx, armed.r, rs.Name, s.announced[rs.Name])
 	}
-	if v.Callback != nil || len(v.DigitsMatch) > 0 || len(v.DigitsMatchBLeg) > 0 {
-		log.Warn("Dial callbackUrl and digitsMatch are not supported by pbxbridge: no dial events are sent")
+	if len(v.DigitsMatch) > 0 || len(v.DigitsMatchBLeg) > 0 {
+		log.Warn("Dial digitsMatch is not supported by pbxbridge: no digits events are sent")
+	}
+	if v.Callback != nil && s.app.Dialect == translate.Plivo {
+		spec.OnAnswer = func(target int, calledID string, at time.Time) {
+			s.dialEvent(ctx, log, v, spec, translate.DialEvent{Action: "answer", CalledID: calledID, Position: target + 1})
+		}
 	}
 	log.Info("dialling", "targets", len(spec.Targets), "timeout", spec.Timeout, "time_limit", spec.TimeLimit,
 		"hangup_on_star", spec.HangupOnStar, "record", spec.Record != nil)
@@ -56,6 +61,10 @@ func (s *session) dial(ctx context.Context, log *slog.Logger, v *translate.Dial)
 		"cause", res.HangupCause, "bridged", bridged(res).Round(time.Millisecond))
 	if armed != nil {
 		s.dialRecording(ctx, log, armed, res)
+	}
+	if v.Callback != nil && s.app.Dialect == translate.Plivo && res.Status == DialCompleted && res.CalledID != "" {
+		s.dialEvent(ctx, log, v, spec, translate.DialEvent{Action: "hangup", CalledID: res.CalledID, Position: res.Target + 1,
+			HangupCause: cmpCause(res.HangupCause), Duration: bridged(res)})
 	}
 	if hungUp {
 		s.markEnded()
@@ -81,6 +90,33 @@ func (s *session) dial(ctx context.Context, log *slog.Logger, v *translate.Dial)
 		return nil, false, s.hangupCause(ctx, err)
 	}
 	return nil, false, nil
+}
+
+// dialEvent sends one Plivo dial event to the Dial's callbackUrl through the outbox. Only the
+// answered target's events are sent: its answer (when it is bridged) and its hangup (when the
+// bridge ends). Choice: the legs that never answered send nothing, as the Plivo framework
+// skipped the race's losers.
+func (s *session) dialEvent(ctx context.Context, log *slog.Logger, v *translate.Dial, spec DialSpec, ev translate.DialEvent) {
+	if i := ev.Position - 1; i >= 0 && i < len(v.Targets) {
+		ev.To = v.Targets[i].Address
+	}
+	ev.From = spec.CallerID
+	if ev.From == "" {
+		ev.From = s.callParams().From
+	}
+	params, err := translate.DialCallbackParams(s.app.Dialect, s.callParams(), ev)
+	if err != nil {
+		log.Error("dial event not sent", "event", ev.Action, "err", err)
+		return
+	}
+	s.enqueue(ctx, "dialCallback", v.Callback, params)
+}
+
+func cmpCause(c string) string {
+	if c == "" {
+		return "NORMAL_CLEARING"
+	}
+	return c
 }
 
 // hangupCause is the ErrHangup to return after a caller hung up during a Dial.

@@ -496,6 +496,9 @@ func (dl *dialer) answered(ctx context.Context, l *dialLeg, at time.Time) {
 		}
 		return
 	}
+	if dl.spec.OnAnswer != nil {
+		dl.spec.OnAnswer(l.i, l.id, at)
+	}
 	if d := dl.spec.Targets[l.i].SendDigits; d != "" {
 		digits := strings.Map(func(r rune) rune {
 			if strings.ContainsRune("0123456789*#ABCDabcd", r) {

@@ -221,6 +221,9 @@ wait:
 				if res.Answered.IsZero() {
 					res.Answered = e.At
 				}
+				if d.OnAnswer != nil {
+					d.OnAnswer(res.Target, res.CalledID, res.Answered)
+				}
 				if d.TimeLimit > 0 {
 					t := time.NewTimer(d.TimeLimit + 2*time.Second)
 					defer t.Stop()

@@ -3,6 +3,8 @@ package integration
 import (
 	"testing"
 	"time"
+
+	"github.com/pbxbridge/pbxbridge/integration/apptest"
 )
 
 // Dial confirmKey / confirmSound: a called party that answers must press the key before it is
@@ -79,6 +81,55 @@ func TestPlivoDialConfirmTimeout(t *testing.T) {
 		}
 		if d := act.At.Sub(c.answered(ctx).At); d < calleeAnswer+2*time.Second || d > max {
 			t.Errorf("the action came %s after the call started, want at most %s", d, max)
+		}
+		c.waitStatus(ctx)
+	})
+}
+
+// TestPlivoDialCallbackURL: Dial callbackUrl gets the answered leg's events through the
+// outbox: DialAction answer when it is bridged (about 2 s in), hangup when it hangs up (6 s
+// later), both with its DialBLegUUID (the action's), position, from and to; the hangup with
+// its cause and bridged seconds.
+func TestPlivoDialCallbackURL(t *testing.T) {
+	t.Parallel()
+	onPBXs(t, func(t *testing.T, p pbx) {
+		ctx := plivoCtx(t)
+		c := newCall(t, "plivo").on(p)
+		to := c.calleeNumber(calleeHangs)
+		c.doc = `<Response><Dial action="` + c.url("after") + `" callbackUrl="` + c.url("events") + `" callerId="15550100077"><Number>` +
+			to + `</Number></Dial></Response>`
+		c.ok("events")
+		c.serve("after", `<Response><Hangup/></Response>`)
+		c.dial(ctx, "sip")
+		event := func(action string) apptest.Request {
+			t.Helper()
+			r, err := env.app.Wait(ctx, func(r apptest.Request) bool {
+				return r.Path == c.path("events") && r.Get("DialAction") == action
+			})
+			if err != nil {
+				t.Fatalf("dial event %s: %v", action, err)
+			}
+			return r
+		}
+		ans, hup := event("answer"), event("hangup")
+		act := c.wait(ctx, "after")
+		plivoDialAction(t, act, "completed", "NORMAL_CLEARING")
+		b := act.Get("DialBLegUUID")
+		for _, r := range []apptest.Request{ans, hup} {
+			wantForm(t, "dial event", r)
+			wantValues(t, "dial event", r, map[string]string{"DialBLegUUID": b, "DialALegUUID": act.Get("CallUUID"),
+				"CallUUID": act.Get("CallUUID"), "DialBLegPosition": "1", "DialBLegFrom": "15550100077", "DialBLegTo": to})
+		}
+		wantValues(t, "answer event", ans, map[string]string{"Event": "DialAnswer", "DialBLegStatus": "answer"})
+		wantValues(t, "hangup event", hup, map[string]string{"Event": "DialHangup", "DialBLegStatus": "hangup",
+			"DialBLegHangupCause": "NORMAL_CLEARING"})
+		within(t, "DialBLegDuration", num(t, "DialBLegDuration", hup.Get("DialBLegDuration")), calleeTalk.Seconds(), 1)
+		start := c.answered(ctx).At
+		if d := ans.At.Sub(start); d < calleeAnswer-500*time.Millisecond || d > calleeAnswer+2*time.Second {
+			t.Errorf("the answer event came %s after the call started, want about %s (the answer)", d, calleeAnswer)
+		}
+		if d := hup.At.Sub(ans.At); d < calleeTalk-time.Second {
+			t.Errorf("the hangup event came %s after the answer event, want about %s", d, calleeTalk)
 		}
 		c.waitStatus(ctx)
 	})
