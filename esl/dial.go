@@ -102,7 +102,7 @@ func (c *Call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult
 			// originate timeout ends the leg; the caller hears the ringback meanwhile.
 			vars = append(vars, "group_confirm_key="+string(cf.Key))
 			if cf.Audio != nil {
-				if f := mediaTarget(cf.Audio.URL); !strings.ContainsAny(f, "',[]{}") {
+				if f := mediaTarget(cf.Audio.URL); !strings.ContainsAny(f, "'[]{}") { // quoted: commas are safe
 					vars = append(vars, "group_confirm_file='"+f+"'")
 				} else {
 					c.log.Warn("dial target: confirm sound not usable in a dial string; silence instead", "target", i)
