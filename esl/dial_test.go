@@ -701,7 +701,7 @@ func TestDialConfirm(t *testing.T) {
 	t.Parallel()
 	var answered []int
 	spec := adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber), number("15550002")}, Timeout: 10 * time.Second,
-		Confirm: &adapter.DialConfirm{Key: '5', Audio: &adapter.PlaySpec{URL: "tone:%(300,0,440)", Loops: 1}, Timeout: 2 * time.Second},
+		Confirm:  &adapter.DialConfirm{Key: '5', Audio: &adapter.PlaySpec{URL: "tone:%(300,0,440)", Loops: 1}, Timeout: 2 * time.Second},
 		OnAnswer: func(target int, _ string, _ time.Time) { answered = append(answered, target) }}
 	run := dialCall(t, eslsim.Script{Audio: callerAudio}, spec, map[string]eslsim.Callee{
 		bobEP:   {Ring: 200 * time.Millisecond, Audio: calleeAudio, DTMF: []eslsim.DTMF{{At: 100 * time.Millisecond, Digit: '1'}}},
