@@ -1,6 +1,10 @@
 package integration
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,4 +137,36 @@ func TestPlivoDialCallbackURL(t *testing.T) {
 		}
 		c.waitStatus(ctx)
 	})
+}
+
+// TestAsteriskDialSendDigits: sendDigits reach the called party as keys: the target is
+// Asterisk itself (sip:dtmflog-<tag>, a dialplan that Read()s 3 keys and logs them), so a
+// real endpoint says what it received over RFC 4733. (On FreeSWITCH, esl's TestDialTargets
+// checks the simulated leg's received keys.)
+func TestAsteriskDialSendDigits(t *testing.T) {
+	t.Parallel()
+	ctx := plivoCtx(t)
+	c := newCall(t, "plivo").on(asterisk)
+	tag := fmt.Sprintf("dtmflog-%d%03d", time.Now().UnixNano()%1e6, calleeSeq.Add(1)%1000)
+	c.doc = `<Response><Dial action="` + c.url("after") + `"><User sendDigits="1w23">sip:` + tag + `@` + sipTarget +
+		`</User></Dial></Response>`
+	c.serve("after", `<Response><Hangup/></Response>`)
+	c.dial(ctx, "sip")
+	act := c.wait(ctx, "after")
+	plivoDialAction(t, act, "completed", "NORMAL_CLEARING")
+	root := envOr("PBX_ASTERISK_ROOT", filepath.Join(envOr("PBX_CACHE", "/var/cache/pbxbridge"), "asterisk-root"))
+	b, err := os.ReadFile(filepath.Join(root, "var", "log", "asterisk", "messages.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, rest, ok := strings.Cut(line, tag+" received "); ok {
+			got = strings.TrimSpace(rest)
+		}
+	}
+	if got != "123" {
+		t.Errorf("the called party received %q, want 123 (messages.log: %q)", got, tag+" received ...")
+	}
+	c.waitStatus(ctx)
 }
