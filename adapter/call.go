@@ -192,6 +192,21 @@ type DialSpec struct {
 	// Channels 2 puts the caller on the left, the called party on the right. It ends with the
 	// bridge (EndSessionEnd) or at MaxDuration (EndMaxLength).
 	Record *RecordSpec
+	// Confirm, when set, makes a target that answers confirm first: Audio is played to it
+	// (never to the caller) and it must press Key within Timeout; only then is it bridged.
+	// Otherwise its leg is hung up and counts as not answered while the others ring on.
+	Confirm *DialConfirm
+	// OnAnswer, when set, is called once a target has answered (and confirmed) and is being
+	// bridged, with its index in Targets, its leg id and the answer time; on the goroutine
+	// that called Dial, before Dial returns.
+	OnAnswer func(target int, calledID string, at time.Time)
+}
+
+// DialConfirm is the called party's confirmation before the bridge (confirmKey).
+type DialConfirm struct {
+	Key     byte      // one of 0-9, *, #
+	Audio   *PlaySpec // played to the called party while it may press Key; nil = silence
+	Timeout time.Duration
 }
 
 // DialStatus is the outcome of a Dial, in Plivo/CarrierX terms.

@@ -39,11 +39,13 @@ func (s *session) dial(ctx context.Context, log *slog.Logger, v *translate.Dial)
 		spec.Record = &rs
 		s.addLive(ctx, armed.r, rs.Name, s.announced[rs.Name])
 	}
-	if v.Confirm != nil {
-		log.Warn("Dial confirmKey is not supported by pbxbridge: the called party is bridged on answer")
+	if len(v.DigitsMatch) > 0 || len(v.DigitsMatchBLeg) > 0 {
+		log.Warn("Dial digitsMatch is not supported by pbxbridge: no digits events are sent")
 	}
-	if v.Callback != nil || len(v.DigitsMatch) > 0 || len(v.DigitsMatchBLeg) > 0 {
-		log.Warn("Dial callbackUrl and digitsMatch are not supported by pbxbridge: no dial events are sent")
+	if v.Callback != nil && s.app.Dialect == translate.Plivo {
+		spec.OnAnswer = func(target int, calledID string, at time.Time) {
+			s.dialEvent(ctx, log, v, spec, translate.DialEvent{Action: "answer", CalledID: calledID, Position: target + 1})
+		}
 	}
 	log.Info("dialling", "targets", len(spec.Targets), "timeout", spec.Timeout, "time_limit", spec.TimeLimit,
 		"hangup_on_star", spec.HangupOnStar, "record", spec.Record != nil)
@@ -59,6 +61,10 @@ func (s *session) dial(ctx context.Context, log *slog.Logger, v *translate.Dial)
 		"cause", res.HangupCause, "bridged", bridged(res).Round(time.Millisecond))
 	if armed != nil {
 		s.dialRecording(ctx, log, armed, res)
+	}
+	if v.Callback != nil && s.app.Dialect == translate.Plivo && res.Status == DialCompleted && res.CalledID != "" {
+		s.dialEvent(ctx, log, v, spec, translate.DialEvent{Action: "hangup", CalledID: res.CalledID, Position: res.Target + 1,
+			HangupCause: cmpCause(res.HangupCause), Duration: bridged(res)})
 	}
 	if hungUp {
 		s.markEnded()
@@ -84,6 +90,33 @@ func (s *session) dial(ctx context.Context, log *slog.Logger, v *translate.Dial)
 		return nil, false, s.hangupCause(ctx, err)
 	}
 	return nil, false, nil
+}
+
+// dialEvent sends one Plivo dial event to the Dial's callbackUrl through the outbox. Only the
+// answered target's events are sent: its answer (when it is bridged) and its hangup (when the
+// bridge ends). Choice: the legs that never answered send nothing, as the Plivo framework
+// skipped the race's losers.
+func (s *session) dialEvent(ctx context.Context, log *slog.Logger, v *translate.Dial, spec DialSpec, ev translate.DialEvent) {
+	if i := ev.Position - 1; i >= 0 && i < len(v.Targets) {
+		ev.To = v.Targets[i].Address
+	}
+	ev.From = spec.CallerID
+	if ev.From == "" {
+		ev.From = s.callParams().From
+	}
+	params, err := translate.DialCallbackParams(s.app.Dialect, s.callParams(), ev)
+	if err != nil {
+		log.Error("dial event not sent", "event", ev.Action, "err", err)
+		return
+	}
+	s.enqueue(ctx, "dialCallback", v.Callback, params)
+}
+
+func cmpCause(c string) string {
+	if c == "" {
+		return "NORMAL_CLEARING"
+	}
+	return c
 }
 
 // hangupCause is the ErrHangup to return after a caller hung up during a Dial.
@@ -159,6 +192,23 @@ func (s *session) dialSpec(ctx context.Context, log *slog.Logger, v *translate.D
 	if v.RingbackDocument != nil && !v.RealRingback {
 		spec.Ringback = s.ringback(ctx, log, v.RingbackDocument)
 	}
+	if c := v.Confirm; c != nil && len(c.Key.String()) == 1 {
+		dc := &DialConfirm{Key: c.Key.String()[0], Timeout: c.Timeout}
+		switch {
+		case c.Audio != nil:
+			if u, err := s.e.Media.Audio(ctx, c.Audio); err != nil {
+				log.Warn("confirmSound unavailable: the called party hears silence while it may confirm", "err", err)
+			} else {
+				dc.Audio = &PlaySpec{URL: u, Loops: 1}
+			}
+		case c.Document != nil:
+			if p := s.documentSound(ctx, log, "confirmSound", c.Document); p != nil {
+				p.Loops = 1
+				dc.Audio = p
+			}
+		}
+		spec.Confirm = dc
+	}
 	return spec
 }
 
@@ -167,13 +217,19 @@ func (s *session) dialSpec(ctx context.Context, log *slog.Logger, v *translate.D
 // looped sound is what the PBXs can keep up while ringing); a failure leaves the PBX's own
 // ringing tone.
 func (s *session) ringback(ctx context.Context, log *slog.Logger, t *translate.Target) *PlaySpec {
+	return s.documentSound(ctx, log, "dialMusic", t)
+}
+
+// documentSound fetches a Plivo sound document (dialMusic, confirmSound) and returns its first
+// Play or Speak, looped; nil when there is none or it cannot be had (logged).
+func (s *session) documentSound(ctx context.Context, log *slog.Logger, what string, t *translate.Target) *PlaySpec {
 	params, err := translate.DocumentParams(s.app.Dialect, s.callParams())
 	if err != nil {
 		return nil
 	}
-	prog, err := s.document(ctx, "dialMusic", t, params, false)
+	prog, err := s.document(ctx, what, t, params, false)
 	if err != nil {
-		log.Warn("dialMusic unavailable: the caller hears the ringing tone", "err", err)
+		log.Warn(what+" unavailable: the PBX's default is heard instead", "err", err)
 		return nil
 	}
 	for _, v := range prog.Verbs {
@@ -190,7 +246,7 @@ func (s *session) ringback(ctx context.Context, log *slog.Logger, t *translate.T
 			continue
 		}
 		if err != nil {
-			log.Warn("dialMusic audio unavailable: the caller hears the ringing tone", "err", err)
+			log.Warn(what+" audio unavailable: the PBX's default is heard instead", "err", err)
 			return nil
 		}
 		return &PlaySpec{URL: u, Loops: 0}

@@ -57,6 +57,11 @@ type dialLeg struct {
 	gone     bool
 	cause    int // Q.850, 0 until known
 	placed   bool
+	// confirming: answered, its confirm sound playing (playback, "" when none), waiting for
+	// the confirm key (DialSpec.Confirm) until its confirm timer fires.
+	confirming bool
+	playback   string
+	confirmT   *time.Timer
 }
 
 type dialer struct {
@@ -71,8 +76,10 @@ type dialer struct {
 	rec    *session
 	res    adapter.DialResult
 	limit  <-chan time.Time
-	done   bool
-	err    error
+	// unconfirmed gets a confirming leg whose confirm timeout passed.
+	unconfirmed chan *dialLeg
+	done        bool
+	err         error
 }
 
 // Dial rings the targets and bridges the first to answer with the caller (adapter.Call).
@@ -85,7 +92,7 @@ func (c *call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult
 	if err != nil {
 		return res, err
 	}
-	dl := &dialer{c: c, w: w, spec: d, res: res}
+	dl := &dialer{c: c, w: w, spec: d, res: res, unconfirmed: make(chan *dialLeg, len(d.Targets))}
 	defer c.unwatch(w)
 	_, err = dl.run(ctx)
 	// cleanup completes the result (the recording, the end time): after run, not deferred
@@ -182,6 +189,16 @@ func (dl *dialer) run(ctx context.Context) (adapter.DialResult, error) {
 				dl.res.HangupCause = "NO_ANSWER"
 				dl.hangupLegs(bctx, nil, 19)
 				dl.done = true
+			}
+		case l := <-dl.unconfirmed:
+			if l.confirming && !l.gone && dl.winner == nil {
+				c.log.Info("dial: the called party did not confirm in time", "target", l.i, "called_id", l.id)
+				l.confirming = false
+				dl.stopConfirmSound(bctx, l)
+				// NO_ANSWER: it counts as not answered, whatever cause its end reports (an
+				// answered channel we hang up ends as NORMAL_UNSPECIFIED)
+				l.cause = 19
+				c.hangupLeg(bctx, l, 19)
 			}
 		case <-dl.limit:
 			c.log.Info("dial: time limit reached", "time_limit", dl.spec.TimeLimit)
@@ -330,8 +347,25 @@ func (dl *dialer) observe(ctx context.Context, e *evt) {
 			c.hangupLeg(context.WithoutCancel(ctx), l, 26) // ANSWERED_ELSEWHERE
 			return
 		}
+		if dl.spec.Confirm != nil {
+			dl.confirm(ctx, l)
+			return
+		}
+		dl.answered(ctx, l, e.At)
+	case e.Type == evChannelDtmfReceived && l.confirming:
+		if e.Digit != dl.spec.Confirm.Key {
+			return // a wrong key: the called party may still press the right one
+		}
+		c.log.Info("dial: the called party confirmed", "target", l.i, "called_id", l.id)
+		l.confirming = false
+		l.confirmT.Stop()
+		dl.stopConfirmSound(context.WithoutCancel(ctx), l)
 		dl.answered(ctx, l, e.At)
 	case e.isHangup():
+		if l.confirmT != nil {
+			l.confirmT.Stop()
+		}
+		l.confirming = false
 		if e.Cause != 0 && l.cause == 0 {
 			l.cause = e.Cause
 		}
@@ -349,6 +383,50 @@ func (dl *dialer) observe(ctx context.Context, e *evt) {
 		if dl.winner == nil && dl.allGone() {
 			dl.unanswered()
 		}
+	}
+}
+
+// confirm starts the confirmation of a leg that answered (DialSpec.Confirm): the leg, in our
+// application and in no bridge, hears the confirm sound alone (the caller goes on hearing the
+// ringback) and has Timeout from its answer to press the key; its ChannelDtmfReceived events
+// reach this Dial's watcher. The other legs ring on meanwhile.
+func (dl *dialer) confirm(ctx context.Context, l *dialLeg) {
+	c := dl.c
+	cf := dl.spec.Confirm
+	l.confirming = true
+	l.confirmT = time.AfterFunc(cmpDur(cf.Timeout, 2*time.Minute), func() { dl.unconfirmed <- l })
+	c.log.Info("dial: answered; waiting for the confirm key", "target", l.i, "called_id", l.id, "key", string(cf.Key))
+	if cf.Audio == nil {
+		return
+	}
+	media, err := mediaURI(cf.Audio.URL)
+	if err != nil {
+		c.log.Warn("dial: confirm sound unusable; the called party hears silence", "err", err)
+		return
+	}
+	id := "pbxb-pb-" + newID()
+	q := url.Values{"media": {media}, "playbackId": {id}}
+	c.p.own(c, routePlayback, id)
+	if err := c.p.rawCmd(ctx, "play confirm sound to "+l.id, http.MethodPost, "/channels/"+url.PathEscape(l.id)+"/play", q, nil, ErrCommand); err != nil {
+		c.p.disown(routePlayback, id)
+		c.log.Warn("dial: confirm sound not played", "called_id", l.id, "err", err)
+		return
+	}
+	c.p.confirm(routePlayback, id)
+	l.playback = id
+}
+
+// stopConfirmSound stops a leg's confirm sound if it still plays.
+func (dl *dialer) stopConfirmSound(ctx context.Context, l *dialLeg) {
+	if l.playback == "" {
+		return
+	}
+	id := l.playback
+	l.playback = ""
+	err := dl.c.p.rawCmd(ctx, "stop confirm sound "+id, http.MethodDelete, "/playbacks/"+url.PathEscape(id), nil, nil, ErrCommand)
+	dl.c.p.disown(routePlayback, id)
+	if err != nil && statusOfErr(err) != 404 {
+		dl.c.log.Warn("dial: stopping the confirm sound", "playback_id", id, "err", err)
 	}
 }
 
@@ -417,6 +495,9 @@ func (dl *dialer) answered(ctx context.Context, l *dialLeg, at time.Time) {
 			dl.callerGone(time.Now())
 		}
 		return
+	}
+	if dl.spec.OnAnswer != nil {
+		dl.spec.OnAnswer(l.i, l.id, at)
 	}
 	if d := dl.spec.Targets[l.i].SendDigits; d != "" {
 		digits := strings.Map(func(r rune) rune {

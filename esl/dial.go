@@ -95,6 +95,23 @@ func (c *Call) Dial(ctx context.Context, d adapter.DialSpec) (adapter.DialResult
 				c.log.Warn("dial target: SIP header ignored (name must be a token, value without quotes or brackets)", "target", i, "header", h.Name)
 			}
 		}
+		if cf := d.Confirm; cf != nil {
+			// switch_ivr_originate's collect thread: on the leg's answer it plays
+			// group_confirm_file to the leg and reads group_confirm_key from it, every
+			// group_confirm_read_timeout ms, until the key comes (the leg wins) or the
+			// originate timeout ends the leg; the caller hears the ringback meanwhile.
+			vars = append(vars, "group_confirm_key="+string(cf.Key))
+			if cf.Audio != nil {
+				if f := mediaTarget(cf.Audio.URL); !strings.ContainsAny(f, "'[]{}") { // quoted: commas are safe
+					vars = append(vars, "group_confirm_file='"+f+"'")
+				} else {
+					c.log.Warn("dial target: confirm sound not usable in a dial string; silence instead", "target", i)
+				}
+			}
+			if cf.Timeout > 0 {
+				vars = append(vars, fmt.Sprintf("group_confirm_read_timeout=%d", cf.Timeout.Milliseconds()))
+			}
+		}
 		if rec != nil {
 			arg, err := rec.leg(i)
 			if err != nil {
@@ -203,6 +220,9 @@ wait:
 				res.Answered = parseMicros(e.lookup("Other-Leg-Channel-Answered-Time"))
 				if res.Answered.IsZero() {
 					res.Answered = e.At
+				}
+				if d.OnAnswer != nil {
+					d.OnAnswer(res.Target, res.CalledID, res.Answered)
 				}
 				if d.TimeLimit > 0 {
 					t := time.NewTimer(d.TimeLimit + 2*time.Second)

@@ -695,3 +695,68 @@ func TestDialContextCancelled(t *testing.T) {
 		t.Errorf("leg %s", l)
 	}
 }
+
+// TestDialConfirm: with DialSpec.Confirm the legs carry group_confirm_key, _file and
+// _read_timeout; a party that answers without the key (a wrong one) is not bridged and loses
+// the race, the one that presses it wins, and OnAnswer names it. The winner heard the confirm
+// sound before the bridge.
+func TestDialConfirm(t *testing.T) {
+	t.Parallel()
+	var answered []int
+	spec := adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber), number("15550002")}, Timeout: 10 * time.Second,
+		Confirm:  &adapter.DialConfirm{Key: '5', Audio: &adapter.PlaySpec{URL: "tone:%(300,0,440)", Loops: 1}, Timeout: 2 * time.Second},
+		OnAnswer: func(target int, _ string, _ time.Time) { answered = append(answered, target) }}
+	run := dialCall(t, eslsim.Script{Audio: callerAudio}, spec, map[string]eslsim.Callee{
+		bobEP:   {Ring: 200 * time.Millisecond, Audio: calleeAudio, DTMF: []eslsim.DTMF{{At: 100 * time.Millisecond, Digit: '1'}}},
+		carolEP: {Ring: 500 * time.Millisecond, Audio: calleeAudio, HangupAt: 1500 * time.Millisecond, DTMF: []eslsim.DTMF{{At: 400 * time.Millisecond, Digit: '5'}}},
+	}, nil, nil)
+	if run.out.err != nil {
+		t.Fatal(run.out.err)
+	}
+	carol, bob := leg(t, run.r.sim, carolEP), leg(t, run.r.sim, bobEP)
+	if res := run.out.res; res.Status != adapter.DialCompleted || res.Target != 1 || res.CalledID != carol.Channel.UUID() {
+		t.Errorf("result %+v", res)
+	}
+	if len(answered) != 1 || answered[0] != 1 {
+		t.Errorf("OnAnswer calls %v, want [1]", answered)
+	}
+	if bob.Cause() != "LOSE_RACE" {
+		t.Errorf("the unconfirmed party: %s", bob)
+	}
+	for k, v := range map[string]string{"group_confirm_key": "5", "group_confirm_file": "tone_stream://%(300,0,440)", "group_confirm_read_timeout": "2000"} {
+		if got := carol.Vars[k]; got != v {
+			t.Errorf("leg variable %s = %q, want %q", k, got, v)
+		}
+	}
+	if carol.Channel.Var("group_dial_status") != "winner" {
+		t.Errorf("the confirmed leg's group_dial_status %q", carol.Channel.Var("group_dial_status"))
+	}
+	heard := carol.Channel.Heard()
+	loud := 0
+	for _, s := range heard[:min(len(heard), eslsim.Rate/4)] {
+		if s > 1000 || s < -1000 {
+			loud++
+		}
+	}
+	if loud == 0 {
+		t.Error("the confirming party did not hear the confirm sound")
+	}
+}
+
+// TestDialConfirmNobody: a party that answers but never confirms is asked again until the
+// Dial's timeout ends its leg: no-answer.
+func TestDialConfirmNobody(t *testing.T) {
+	t.Parallel()
+	spec := adapter.DialSpec{Targets: []adapter.DialTarget{number(bobNumber)}, Timeout: 2 * time.Second,
+		Confirm: &adapter.DialConfirm{Key: '#', Timeout: 500 * time.Millisecond}}
+	run := dialCall(t, eslsim.Script{Audio: callerAudio}, spec, map[string]eslsim.Callee{bobEP: {Ring: 200 * time.Millisecond, Audio: calleeAudio}}, nil, nil)
+	if run.out.err != nil {
+		t.Fatal(run.out.err)
+	}
+	if res := run.out.res; res.Status != adapter.DialNoAnswer {
+		t.Errorf("result %+v, want no-answer", res)
+	}
+	if l := leg(t, run.r.sim, bobEP); l.Cause() != "NO_ANSWER" {
+		t.Errorf("leg %s", l)
+	}
+}

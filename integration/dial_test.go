@@ -26,17 +26,22 @@ import (
 type calleeKind int
 
 const (
-	calleeWaits  calleeKind = iota // answers after 2 s, talks, never hangs up
-	calleeHangs                    // answers after 2 s, talks, hangs up 6 s after answering
-	calleeBusy                     // refuses as busy (486)
-	calleeRings                    // rings until cancelled
-	calleeHeader                   // as calleeHangs with the header X-PH-Leg: 7, else 403
+	calleeWaits    calleeKind = iota // answers after 2 s, talks, never hangs up
+	calleeHangs                      // answers after 2 s, talks, hangs up 6 s after answering
+	calleeBusy                       // refuses as busy (486)
+	calleeRings                      // rings until cancelled
+	calleeHeader                     // as calleeHangs with the header X-PH-Leg: 7, else 403
+	calleeConfirms                   // as calleeHangs, and presses calleeConfirmKey calleeConfirmAt after answering
 )
 
 // calleeAnswer and calleeTalk are the scenario's timings.
 const (
 	calleeAnswer = 2 * time.Second
 	calleeTalk   = 6 * time.Second
+	// calleeConfirmKey is the key calleeConfirms presses (RFC 4733 on Asterisk), calleeConfirmAt
+	// after its answer.
+	calleeConfirmKey = '5'
+	calleeConfirmAt  = time.Second
 )
 
 var calleeSeq atomic.Int32
@@ -67,6 +72,9 @@ func (c *call) simCallee(n string, kind calleeKind) {
 		// The simulated party does not look at headers: the esl tests check the legs'
 		// sip_h_ variables.
 		ce = eslsim.Callee{Ring: calleeAnswer, Audio: calleeAudio(c.t).Samples, HangupAt: calleeTalk}
+	case calleeConfirms:
+		ce = eslsim.Callee{Ring: calleeAnswer, Audio: calleeAudio(c.t).Samples, HangupAt: calleeTalk,
+			DTMF: []eslsim.DTMF{{At: calleeConfirmAt, Digit: calleeConfirmKey}}}
 	case calleeBusy:
 		ce = eslsim.Callee{Refuse: "USER_BUSY"}
 	case calleeRings:
@@ -83,10 +91,14 @@ func (c *call) simCallee(n string, kind calleeKind) {
 var callee struct {
 	once sync.Once
 	cmd  *exec.Cmd
+	dir  string // where it runs, with its pcaps
 	err  error
 }
 
-// startCallee runs the called party's SIPp once for the whole run (stopCallee ends it).
+// startCallee runs the called party's SIPp once for the whole run (stopCallee ends it), from
+// a directory of its own holding its pcaps: callee_chirps.pcap and the generated
+// callee_key5.pcap (calleeConfirmKey as RFC 4733 events calleeConfirmAt after the answer, in
+// a µ-law stream of silence).
 func startCallee(t *testing.T) {
 	t.Helper()
 	callee.once.Do(func() {
@@ -95,10 +107,30 @@ func startCallee(t *testing.T) {
 			callee.err = err
 			return
 		}
+		run, err := os.MkdirTemp("", "pbxbridge-callee-")
+		if err != nil {
+			callee.err = err
+			return
+		}
+		callee.dir = run
+		key, err := keysPcapAs(0, 0xff, nil, nil, []keyPress{{at: calleeConfirmAt, digit: calleeConfirmKey}})
+		if err == nil {
+			err = os.WriteFile(filepath.Join(run, "callee_key5.pcap"), key, 0o644)
+		}
+		// the scenario beside its pcaps: run.sh's chrooted sipp takes them from its directory
+		for _, f := range []string{"callee_chirps.pcap", "uas_callee.xml"} {
+			if err == nil {
+				err = os.Symlink(filepath.Join(dir, f), filepath.Join(run, f))
+			}
+		}
+		if err != nil {
+			callee.err = fmt.Errorf("preparing the called party's pcaps: %w", err)
+			return
+		}
 		port := envOr("PBX_CALLEE_PORT", "5080")
-		cmd := exec.Command(filepath.Join(dir, "..", "run.sh"), "sipp", "-sf", "uas_callee.xml", "-i", "127.0.0.1", "-p", port,
+		cmd := exec.Command(filepath.Join(dir, "..", "run.sh"), "sipp", "-sf", filepath.Join(run, "uas_callee.xml"), "-i", "127.0.0.1", "-p", port,
 			"-mi", "127.0.0.1", "-mp", "15000", "-nostdin")
-		cmd.Dir = dir // play_pcap_audio is relative
+		cmd.Dir = run // play_pcap_audio is relative
 		log, err := os.CreateTemp("", "pbxbridge-callee-*.log")
 		if err != nil {
 			callee.err = err
@@ -122,6 +154,9 @@ func stopCallee() {
 	if callee.cmd != nil && callee.cmd.Process != nil {
 		_ = callee.cmd.Process.Kill()
 		_ = callee.cmd.Wait()
+	}
+	if callee.dir != "" {
+		_ = os.RemoveAll(callee.dir)
 	}
 }
 

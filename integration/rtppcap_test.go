@@ -74,6 +74,12 @@ func alawPayload(path string) ([]byte, error) {
 // elsewhere) from the answer to a second after the last key or word, with each key's event
 // packets in place of the audio while it sounds.
 func keysPcap(speech []byte, says []speechAt, keys []keyPress) ([]byte, error) {
+	return keysPcapAs(alawPT, alawSilence, speech, says, keys)
+}
+
+// keysPcapAs is keysPcap with another audio payload type (µ-law: 0 and silence 0xff, for the
+// called party, whose SDP offers PCMU).
+func keysPcapAs(pt, silence byte, speech []byte, says []speechAt, keys []keyPress) ([]byte, error) {
 	end := time.Duration(0)
 	for _, s := range says {
 		end = max(end, s.at+time.Duration(len(speech))*time.Second/8000)
@@ -107,14 +113,14 @@ func keysPcap(speech []byte, says []speechAt, keys []keyPress) ([]byte, error) {
 		}
 		payload := make([]byte, rtpFrameSamp)
 		for j := range payload {
-			payload[j] = alawSilence
+			payload[j] = silence
 			for _, s := range says {
 				if k := i*rtpFrameSamp + j - int(s.at*8000/time.Second); k >= 0 && k < len(speech) {
 					payload[j] = speech[k]
 				}
 			}
 		}
-		w.packet(t, i == 0, alawPT, uint32(i*rtpFrameSamp), payload)
+		w.packet(t, i == 0, pt, uint32(i*rtpFrameSamp), payload)
 	}
 	return w.b, nil
 }

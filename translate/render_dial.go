@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -65,5 +66,58 @@ func DialActionParams(d Dialect, c CallParams, r DialParams) (Params, error) {
 	b.str("DialStatus", st)
 	b.str("DialALegUUID", c.CallID)
 	b.str("DialBLegUUID", r.CalledID)
+	return b.Params, nil
+}
+
+// DialEvent is one event of an answered Dial target, for Plivo's Dial callbackUrl.
+type DialEvent struct {
+	// Action is "answer" (the target answered and is bridged) or "hangup" (its leg ended).
+	Action   string
+	CalledID string // the target's leg id (DialBLegUUID)
+	Position int    // the target's place among the Dial's nouns, from 1 (DialBLegPosition)
+	From     string // the caller id the target was called with (DialBLegFrom)
+	To       string // the number or URI dialled (DialBLegTo)
+	// HangupCause (hangup only) is the leg's Q.850 cause name; Duration how long it was bridged.
+	HangupCause string
+	Duration    time.Duration
+}
+
+// DialCallbackParams is the request Plivo's Dial callbackUrl gets for a dial event: the call
+// parameters, then Event (DialAnswer, DialHangup), DialAction (answer, hangup), DialBLegStatus
+// (the same word), DialALegUUID (the call's CallUUID), DialBLegUUID, DialBLegPosition,
+// DialBLegFrom, DialBLegTo, and for hangup DialBLegHangupCause and DialBLegDuration (whole
+// seconds bridged): the names Plivo sends (its Dial page, "callbackUrl request parameters", and
+// the Plivo framework's DialBLegStatus/DialBLegHangupCause). Plivo only: CarrierX has no
+// callbackUrl on Dial.
+func DialCallbackParams(d Dialect, c CallParams, ev DialEvent) (Params, error) {
+	if err := checkDialect(d); err != nil {
+		return Params{}, err
+	}
+	if d != Plivo {
+		return Params{}, fmt.Errorf("render params: dial events are Plivo's, %s has no Dial callbackUrl: %w", d, ErrDialect)
+	}
+	var event string
+	switch ev.Action {
+	case "answer":
+		event = "DialAnswer"
+	case "hangup":
+		event = "DialHangup"
+	default:
+		return Params{}, fmt.Errorf("render params: dial event %q: want answer or hangup", ev.Action)
+	}
+	b := newBuilder(Plivo, 13)
+	b.plivoCall(c)
+	b.str("Event", event)
+	b.str("DialAction", ev.Action)
+	b.str("DialBLegStatus", ev.Action)
+	b.str("DialALegUUID", c.CallID)
+	b.str("DialBLegUUID", ev.CalledID)
+	b.str("DialBLegPosition", strconv.Itoa(ev.Position))
+	b.str("DialBLegFrom", ev.From)
+	b.str("DialBLegTo", ev.To)
+	if ev.Action == "hangup" {
+		b.str("DialBLegHangupCause", ev.HangupCause)
+		b.int("DialBLegDuration", WholeSeconds(ev.Duration))
+	}
 	return b.Params, nil
 }

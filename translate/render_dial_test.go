@@ -74,3 +74,32 @@ func TestRenderGoldenPlivoDial(t *testing.T) {
 		t.Error("unknown dialect accepted")
 	}
 }
+
+// TestDialCallbackParams: Plivo's dial events, answer and hangup, with their names.
+func TestDialCallbackParams(t *testing.T) {
+	c := renderPlivoCall()
+	p := renderMust(t)(DialCallbackParams(Plivo, c, DialEvent{Action: "answer", CalledID: "b-1", Position: 2, From: "15550100", To: "15550199"}))
+	want := map[string]string{"Event": "DialAnswer", "DialAction": "answer", "DialBLegStatus": "answer", "DialALegUUID": c.CallID,
+		"DialBLegUUID": "b-1", "DialBLegPosition": "2", "DialBLegFrom": "15550100", "DialBLegTo": "15550199"}
+	for k, v := range want {
+		if got, _ := p.Get(k); got != v {
+			t.Errorf("answer %s = %q, want %q", k, got, v)
+		}
+	}
+	if _, ok := p.Get("DialBLegHangupCause"); ok {
+		t.Error("answer: DialBLegHangupCause is for hangup events")
+	}
+	p = renderMust(t)(DialCallbackParams(Plivo, c, DialEvent{Action: "hangup", CalledID: "b-1", Position: 1, HangupCause: "NORMAL_CLEARING", Duration: 5400 * time.Millisecond}))
+	for k, v := range map[string]string{"Event": "DialHangup", "DialAction": "hangup", "DialBLegStatus": "hangup",
+		"DialBLegHangupCause": "NORMAL_CLEARING", "DialBLegDuration": "5"} {
+		if got, _ := p.Get(k); got != v {
+			t.Errorf("hangup %s = %q, want %q", k, got, v)
+		}
+	}
+	if _, err := DialCallbackParams(FlexML, renderCarrierXCall(), DialEvent{Action: "answer"}); err == nil {
+		t.Error("FlexML dial events: want an error")
+	}
+	if _, err := DialCallbackParams(Plivo, c, DialEvent{Action: "ring"}); err == nil {
+		t.Error("dial event ring: want an error")
+	}
+}

@@ -31,6 +31,9 @@ import (
 //     after a bridge it survived), bridge_terminate_key (the caller's key that ends the
 //     bridge), transfer_ringback (what an answered caller hears while the legs ring: a tone
 //     such as %(2000,4000,440,480), or anything Play understands).
+//   - group_confirm_key on a leg (with group_confirm_file, group_confirm_read_timeout): an
+//     answered leg must press the key (Channel.confirm) before it counts as answered; until
+//     then the others ring on and the caller hears the ringback.
 //   - on a leg's answer, its execute_on_answer* variables run on the leg (sched_hangup
 //     +<s> [<cause>], send_dtmf <keys>, record_session <path>) and its api_on_answer*
 //     variables run as api commands (uuid_record <caller> start ... starts a recording of the
@@ -476,8 +479,16 @@ func (s *Sim) originateLeg(a *Channel, dl dialLeg, events chan<- legEvent) *Leg 
 			case c.NoAnswer:
 				<-b.hungup
 			default:
+				key := dl.vars["group_confirm_key"]
+				if key != "" {
+					b.mu.Lock()
+					b.readingKeys = true // the collect thread reads the leg's keys
+					b.mu.Unlock()
+				}
 				b.answerLeg()
-				events <- legEvent{l, true}
+				if key == "" || b.confirm(key, dl.vars["group_confirm_file"], dl.vars["group_confirm_read_timeout"]) {
+					events <- legEvent{l, true}
+				}
 				<-b.hungup
 			}
 		case <-b.hungup:
@@ -485,6 +496,55 @@ func (s *Sim) originateLeg(a *Channel, dl dialLeg, events chan<- legEvent) *Leg 
 		events <- legEvent{l, false}
 	}()
 	return l
+}
+
+// confirm is switch_ivr_originate's collect thread on an answered leg with
+// group_confirm_key: switch_ivr_read plays group_confirm_file ("silence" when unset) to the
+// leg and reads as many keys as the key has characters, within group_confirm_read_timeout ms
+// (default 5000) after the prompt; the exact key makes the leg the winner; anything else
+// (a wrong key, no key) reads again, prompt and all, for as long as the leg is up: the
+// originate timeout (NO_ANSWER) or the caller's cancel ends it. A prompt that cannot be
+// played hangs the leg up with DESTINATION_OUT_OF_ORDER. group_confirm_error_file and
+// key = "exec" are not modelled.
+func (b *Channel) confirm(key, file, readTimeout string) bool {
+	wait := 5000 * time.Millisecond
+	if n, err := strconv.Atoi(readTimeout); err == nil && n > 0 {
+		wait = time.Duration(n) * time.Millisecond
+	}
+	defer b.parkDequeue()
+	for {
+		var pcm []int16
+		if file != "" && file != "silence" {
+			var ok bool
+			if pcm, ok = mediaSamples(file); !ok {
+				b.Hangup("DESTINATION_OUT_OF_ORDER")
+				return false
+			}
+		}
+		seg := b.startWrite(pcm, false)
+		t := time.NewTimer(time.Duration(len(pcm))*time.Second/Rate + wait)
+		var got []byte
+	read:
+		for len(got) < len(key) {
+			select {
+			case k := <-b.dtmf:
+				b.dtmfEvent(k)
+				got = append(got, k.d)
+			case <-t.C:
+				break read
+			case <-b.hungup:
+				t.Stop()
+				b.stopWrite(seg)
+				return false
+			}
+		}
+		t.Stop()
+		b.stopWrite(seg)
+		if string(got) == key {
+			b.setVar("group_dial_status", "winner")
+			return true
+		}
+	}
 }
 
 // answerLeg answers an originated leg and runs its execute_on_answer* and api_on_answer*
