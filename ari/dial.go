@@ -366,8 +366,10 @@ func (dl *dialer) observe(ctx context.Context, e *evt) {
 			l.confirmT.Stop()
 		}
 		l.confirming = false
-		if e.Cause != 0 && l.cause == 0 {
-			l.cause = e.Cause
+		// q850, not e.Cause: a soft ChannelHangupRequest's cause 32 is Asterisk's soft-hangup
+		// flag, not a Q.850 code, and would report NORMAL_UNSPECIFIED.
+		if q := q850(*e); q != 0 && l.cause == 0 {
+			l.cause = q
 		}
 		if l.gone {
 			return
