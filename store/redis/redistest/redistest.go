@@ -241,3 +241,24 @@ func Sentinel(tb testing.TB) *SentinelSet {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// CPU is the CPU time (user and system) the server has used, from INFO cpu: benchmarks read
+// it before and after a run to charge Redis's share of the work per operation.
+func (s *Server) CPU() (time.Duration, error) {
+	out, err := s.Do("INFO", "cpu")
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return 0, fmt.Errorf("INFO cpu: %s: %w", line, err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
