@@ -65,7 +65,22 @@ func (e *Engine) Reconcile(ctx context.Context, pbx string, r Reconciler) (int, 
 		if _, mine := e.running.Load(st.ID); mine {
 			continue
 		}
-		if err := e.finishCall(ctx, st, r); err != nil {
+		// The list is a snapshot: a call of this process that ended since has left running,
+		// and its state is gone by then (a call is in running before its state is first
+		// written and leaves it after its state is deleted). Read the state again, after
+		// running: finishing such a call would send its status callback a second time.
+		cur, err := e.Store.GetCall(ctx, st.ID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return n, err
+			}
+			errs = append(errs, fmt.Errorf("call %s: %w", st.ID, err))
+			continue
+		}
+		if err := e.finishCall(ctx, cur, r); err != nil {
 			if ctx.Err() != nil {
 				return n, err
 			}
