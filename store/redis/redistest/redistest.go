@@ -242,6 +242,14 @@ func Sentinel(tb testing.TB) *SentinelSet {
 	}
 }
 
+// Pid is the redis-server process's id (0 when it is not running).
+func (s *Server) Pid() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // CPU is the CPU time (user and system) the server has used, from INFO cpu: benchmarks read
 // it before and after a run to charge Redis's share of the work per operation.
 func (s *Server) CPU() (time.Duration, error) {
