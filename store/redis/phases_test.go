@@ -2,6 +2,8 @@ package redis_test
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -36,11 +38,19 @@ func BenchmarkOutboxPhases(b *testing.B) {
 			Method: translate.POST, URL: "http://127.0.0.1:8080/cb", Body: body,
 			BodyType: "application/x-www-form-urlencoded", Retry: translate.DefaultRetryPolicy()}
 	}
-	type mark struct{ redis, self time.Duration }
-	now := func() mark { return mark{redisCPU(b, s), selfCPU()} }
+	type mark struct {
+		redis, self time.Duration
+		script, cmds int64 // µs redis-server spent in scripts, and in the commands they ran
+	}
+	now := func() mark {
+		sc, cm := scriptTime(b, s)
+		return mark{redisCPU(b, s), selfCPU(), sc, cm}
+	}
 	per := func(b *testing.B, from, to mark, phase string) {
 		b.ReportMetric(float64((to.redis-from.redis).Microseconds())/float64(b.N), phase+"-redis-µs/entry")
 		b.ReportMetric(float64((to.self-from.self).Microseconds())/float64(b.N), phase+"-go-µs/entry")
+		// Lua's own share: the scripts' time less their commands'.
+		b.ReportMetric(float64((to.script-from.script)-(to.cmds-from.cmds))/float64(b.N), phase+"-lua-µs/entry")
 	}
 	b.ResetTimer()
 	m0 := now()
@@ -80,6 +90,34 @@ func BenchmarkOutboxPhases(b *testing.B) {
 	per(b, m0, m1, "enqueue")
 	per(b, m1, m2, "claim")
 	per(b, m2, m3, "ack")
+}
+
+// scriptTime reads INFO commandstats: the µs redis-server spent running scripts (EVAL,
+// EVALSHA, their commands included) and running data commands (mostly the scripts' own).
+func scriptTime(b *testing.B, s *redistest.Server) (script, cmds int64) {
+	out, err := s.Do("INFO", "commandstats")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		_, rest, _ = strings.Cut(rest, "usec=")
+		us, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+		if err != nil {
+			b.Fatalf("INFO commandstats: %s: %v", line, err)
+		}
+		switch name = strings.TrimPrefix(name, "cmdstat_"); name {
+		case "eval", "evalsha":
+			script += us
+		case "info", "ping", "hello", "client", "script", "config", "command":
+		default:
+			cmds += us
+		}
+	}
+	return script, cmds
 }
 
 func selfCPU() time.Duration {
