@@ -39,7 +39,7 @@ func BenchmarkOutboxPhases(b *testing.B) {
 			BodyType: "application/x-www-form-urlencoded", Retry: translate.DefaultRetryPolicy()}
 	}
 	type mark struct {
-		redis, self time.Duration
+		redis, self  time.Duration
 		script, cmds int64 // µs redis-server spent in scripts, and in the commands they ran
 	}
 	now := func() mark {
