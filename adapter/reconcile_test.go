@@ -83,6 +83,27 @@ func wav(d time.Duration) []byte {
 	return append(h, data...)
 }
 
+// reconcileFixture opens an embedded store and a blob directory (closed when t ends) and
+// parses a config with the one app given (YAML flow mapping).
+func reconcileFixture(t *testing.T, app string) (*local.Store, *blob.Dir, *config.Config) {
+	t.Helper()
+	st, err := local.Open(t.TempDir(), local.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	bl, err := blob.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bl.Close() })
+	cfg, err := config.Parse([]byte("apps:\n  - " + app + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, bl, cfg
+}
+
 // TestReconcile: the calls of an instance that died are finished by the one that takes the
 // PBX over. A call still up is hung up; a recording found on the PBX is stored and gets the
 // callbacks its Record asked for (action as a notification, callbackUrl,
@@ -91,23 +112,7 @@ func wav(d time.Duration) []byte {
 // must stay readable.
 func TestReconcile(t *testing.T) {
 	ctx := context.Background()
-	st, err := local.Open(t.TempDir(), local.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	bl, err := blob.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bl.Close()
-	cfg, err := config.Parse([]byte(`
-apps:
-  - {name: vm, dialect: flexml, url: "http://127.0.0.1:1/vm", status_url: "http://127.0.0.1:1/status"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, bl, cfg := reconcileFixture(t, `{name: vm, dialect: flexml, url: "http://127.0.0.1:1/vm", status_url: "http://127.0.0.1:1/status"}`)
 	spec := `{"mode":"foreground","doc":"http://127.0.0.1:1/vm","format":"mp3","trim":"none",
 		"action":{"url":"http://127.0.0.1:1/act","auth":"c2VhbGVkOnU6cA==","method":"POST","retry":{"rc":1}},
 		"disposition":"execute",
@@ -204,23 +209,7 @@ apps:
 // action is not sent again); the call was already gone from the PBX, so nothing is hung up.
 func TestReconcilePlivoBackground(t *testing.T) {
 	ctx := context.Background()
-	st, err := local.Open(t.TempDir(), local.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	bl, err := blob.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bl.Close()
-	cfg, err := config.Parse([]byte(`
-apps:
-  - {name: pl, dialect: plivo, url: "http://127.0.0.1:1/answer", status_url: "http://127.0.0.1:1/hangup"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, bl, cfg := reconcileFixture(t, `{name: pl, dialect: plivo, url: "http://127.0.0.1:1/answer", status_url: "http://127.0.0.1:1/hangup"}`)
 	spec := `{"mode":"session","doc":"http://127.0.0.1:1/answer","format":"mp3",
 		"action":{"url":"http://127.0.0.1:1/act","method":"POST","retry":{}},"disposition":"notify","action_at_start":true,
 		"callback":{"url":"http://127.0.0.1:1/cb","method":"POST","retry":{}},
@@ -289,18 +278,7 @@ func (s endingStore) ListCalls(ctx context.Context) ([]adapter.CallState, error)
 // a second one (integration/redisfault's TestBacklog saw 46-84 of 100 under load).
 func TestReconcileSkipsCallsEndedMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	st, err := local.Open(t.TempDir(), local.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cfg, err := config.Parse([]byte(`
-apps:
-  - {name: vm, dialect: flexml, url: "http://127.0.0.1:1/vm", status_url: "http://127.0.0.1:1/status"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, bl, cfg := reconcileFixture(t, `{name: vm, dialect: flexml, url: "http://127.0.0.1:1/vm", status_url: "http://127.0.0.1:1/status"}`)
 	t0 := time.Unix(1_800_000_000, 0)
 	for _, id := range []string{"ended", "dead"} {
 		if _, err := st.PutCall(ctx, adapter.CallState{ID: id, PBX: "fs", ChannelID: "ch-" + id, App: "vm",
@@ -308,11 +286,6 @@ apps:
 			t.Fatal(err)
 		}
 	}
-	bl, err := blob.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bl.Close()
 	eng, err := adapter.New(adapter.Deps{Config: cfg, Store: endingStore{st, "ended"}, Outbox: st, Blob: bl,
 		Sender: noSender{}, Media: noMedia{}, Links: noLinks{}})
 	if err != nil {
