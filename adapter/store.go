@@ -219,6 +219,17 @@ type Outbox interface {
 	Pending(ctx context.Context) (int, error)
 }
 
+// AckBatcher is an Outbox that acknowledges several entries of one owner in one write: the
+// worker acknowledges the callbacks it delivered together, as they come, rather than each
+// in a write (and a goroutine) of its own.
+type AckBatcher interface {
+	// AckEach acknowledges each of ids as Ack(ctx, id, owner) would, in one write, and
+	// returns each one's answer in order (nil when acknowledged; ErrNotFound, ErrConflict as
+	// Ack). err is set when the write failed: no answer is known then, and some may have
+	// been recorded.
+	AckEach(ctx context.Context, owner string, ids []string) (answers []error, err error)
+}
+
 // Blob stores recording bytes.
 type Blob interface {
 	Put(ctx context.Context, key string, data io.Reader, contentType string) (int64, error)

@@ -174,6 +174,34 @@ func (s *Store) Ack(ctx context.Context, id, owner string) error {
 	return nil
 }
 
+// AckEach acknowledges ids for owner in one transaction, each as Ack would
+// (adapter.AckBatcher): an id that is not queued or not owner's gets its error in answers and
+// is left as it is.
+func (s *Store) AckEach(ctx context.Context, owner string, ids []string) ([]error, error) {
+	answers := make([]error, len(ids))
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		for i, id := range ids {
+			answers[i] = nil
+			e, err := ownedEntry(tx, id, owner)
+			if err != nil {
+				answers[i] = fmt.Errorf("store: ack: %w", err)
+				continue
+			}
+			if err := removeQueued(tx, e); err != nil {
+				return err
+			}
+			if err := reschedule(tx, e.CallID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: ack: %w", err)
+	}
+	return answers, nil
+}
+
 // Retry releases owner's lease and makes the entry due again at next, keeping its place at the
 // head of its call. Errors as Ack.
 func (s *Store) Retry(ctx context.Context, id, owner string, next time.Time, lastErr string) error {

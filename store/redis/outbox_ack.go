@@ -186,17 +186,7 @@ func (s *Store) ackGroup(ctx context.Context, group []*ackReq) {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 		defer cancel()
 	}
-	args := make([]any, 0, 2+2*len(group))
-	args = append(args, s.k.outboxPrefix(), len(group))
-	for _, r := range group {
-		args = append(args, r.id, r.owner)
-	}
-	res, err := ackScript.Run(ctx, s.c, []string{s.k.ready()}, args...).StringSlice()
-	if err == nil && len(res) != len(group) {
-		err = fmt.Errorf("ack script: %d replies for %d entries", len(res), len(group))
-	} else if err != nil {
-		err = s.wrap(ctx, err)
-	}
+	res, err := s.runAck(ctx, len(group), func(i int) (string, string) { return group[i].id, group[i].owner })
 	for i, r := range group {
 		if err != nil {
 			r.done <- fmt.Errorf("store: ack: %w", err)
@@ -208,4 +198,48 @@ func (s *Store) ackGroup(ctx context.Context, group []*ackReq) {
 		}
 		r.done <- nil
 	}
+}
+
+// runAck runs ackScript for the n (id, owner) pairs that pair gives, and returns one reply per
+// pair.
+func (s *Store) runAck(ctx context.Context, n int, pair func(i int) (id, owner string)) ([]string, error) {
+	args := make([]any, 0, 2+2*n)
+	args = append(args, s.k.outboxPrefix(), n)
+	for i := range n {
+		id, owner := pair(i)
+		args = append(args, id, owner)
+	}
+	res, err := ackScript.Run(ctx, s.c, []string{s.k.ready()}, args...).StringSlice()
+	if err != nil {
+		return nil, s.wrap(ctx, err)
+	}
+	if len(res) != n {
+		return nil, fmt.Errorf("ack script: %d replies for %d entries", len(res), n)
+	}
+	return res, nil
+}
+
+// AckEach acknowledges ids for owner, each as Ack would (adapter.AckBatcher), in one script
+// run per maxAckGroup of them, beside the Ack groups (the worker calls it with the callbacks it
+// delivered; the engine's own Acks still go through Ack).
+func (s *Store) AckEach(ctx context.Context, owner string, ids []string) ([]error, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	answers := make([]error, 0, len(ids))
+	for start := 0; start < len(ids); start += maxAckGroup {
+		part := ids[start:min(start+maxAckGroup, len(ids))]
+		res, err := s.runAck(ctx, len(part), func(i int) (string, string) { return part[i], owner })
+		if err != nil {
+			return nil, fmt.Errorf("store: ack: %w", err)
+		}
+		for i, id := range part {
+			if err := ownerReply(res[i], id, owner); err != nil {
+				answers = append(answers, fmt.Errorf("store: ack: %w", err))
+			} else {
+				answers = append(answers, nil)
+			}
+		}
+	}
+	return answers, nil
 }

@@ -531,3 +531,34 @@ func errorsIsAny(err error, targets ...error) bool {
 	}
 	return false
 }
+
+// AckEach (adapter.AckBatcher, which both stores implement) answers each id as a lone Ack
+// would: the owner's entries go (and their calls' next entries with them), an id not queued or
+// given twice is not found, another owner's entry conflicts and stays.
+func testOutboxAckEach(t *testing.T, h *harness) {
+	ab, isBatcher := h.b.(adapter.AckBatcher)
+	if !isBatcher {
+		t.Fatalf("%T does not implement adapter.AckBatcher", h.b)
+	}
+	enqueue(t, h, sampleEntry(h, "A1", "A", 1, 0), sampleEntry(h, "A2", "A", 2, 0),
+		sampleEntry(h, "B1", "B", 1, 0), sampleEntry(h, "C1", "C", 1, 0))
+	equal(t, sortedIDs(claim(t, h, "w1", 0, 2)), []string{"A1", "B1"}, "claim by w1")
+	equal(t, ids(claim(t, h, "w2", 0, 10)), []string{"C1"}, "claim by w2")
+
+	answers, err := ab.AckEach(h.ctx, "w1", []string{"A1", "nope", "C1", "B1", "A1"})
+	ok(t, err, "ack each")
+	if len(answers) != 5 {
+		t.Fatalf("%d answers for 5 ids", len(answers))
+	}
+	ok(t, answers[0], "answer for A1")
+	isErr(t, answers[1], adapter.ErrNotFound, "answer for an unknown id")
+	isErr(t, answers[2], adapter.ErrConflict, "answer for another owner's entry")
+	ok(t, answers[3], "answer for B1")
+	isErr(t, answers[4], adapter.ErrNotFound, "answer for A1 given twice")
+	pending(t, h, 2)
+	equal(t, ids(claim(t, h, "w1", 0, 10)), []string{"A2"}, "claim after A1 was acked: its call's next")
+	ok(t, h.b.Ack(h.ctx, "C1", "w2"), "C1 is still w2's")
+	answers, err = ab.AckEach(h.ctx, "w1", nil)
+	ok(t, err, "ack each of nothing")
+	equal(t, len(answers), 0, "answers for nothing")
+}

@@ -64,6 +64,7 @@ func Run(t *testing.T, f Factory) {
 		{"OutboxEnqueueLeased", testOutboxEnqueueLeased},
 		{"OutboxConcurrentClaimers", testOutboxConcurrentClaimers},
 		{"OutboxConcurrentAcks", testOutboxConcurrentAcks},
+		{"OutboxAckEach", testOutboxAckEach},
 		{"OutboxOddStrings", testOutboxOddStrings},
 		{"Restart", testRestart},
 		{"ContextCancelled", testContextCancelled},
