@@ -43,6 +43,12 @@ func (m *memOutbox) Ack(context.Context, string, string) error {
 	m.mu.Unlock()
 	return nil
 }
+func (m *memOutbox) AckEach(_ context.Context, _ string, ids []string) ([]error, error) {
+	m.mu.Lock()
+	m.n -= len(ids)
+	m.mu.Unlock()
+	return make([]error, len(ids)), nil
+}
 func (m *memOutbox) Retry(context.Context, string, string, time.Time, string) error { return nil }
 func (m *memOutbox) Dead(context.Context, string, string, string) error             { return nil }
 func (m *memOutbox) ListDead(context.Context, int) ([]adapter.Entry, error)         { return nil, nil }

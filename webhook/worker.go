@@ -110,6 +110,15 @@ type Worker struct {
 	outcomes  chan func()
 	recorders int
 	wake      chan struct{}
+	// batcher is ob when it can acknowledge entries together (adapter.AckBatcher): the
+	// delivery goroutines then queue each delivered entry on acks for the acker goroutine,
+	// which acknowledges all that are waiting in one write, rather than hand each to a
+	// recorder that acknowledges it alone (see ackLoop).
+	batcher adapter.AckBatcher
+	acksMu  sync.Mutex
+	acks    []pendingAck
+	ackSig  chan struct{} // a delivery queued an Ack (capacity 1)
+	ackEnd  chan struct{} // closed once the deliveries have ended: the acker drains and returns
 	// heeds is set while a Wake would change what the dispatcher does: while the outbox
 	// looked drained or a Claim is on its way. A recorder wakes the dispatcher after an
 	// outcome only then, rather than after every callback (a goroutine switch each).
@@ -159,11 +168,12 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 		o.Observer = nopObserver{}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Worker{obs: o.Observer,
+	batcher, _ := o.Outbox.(adapter.AckBatcher)
+	return &Worker{obs: o.Observer, batcher: batcher,
 		ob: o.Outbox, c: o.Client, owner: o.Owner, n: o.Workers, lease: o.Lease, poll: o.Poll,
 		clock: o.Clock, log: o.Logger.With(slog.String("owner", o.Owner)),
 		jobs: make(chan claimed), outcomes: make(chan func()), recorders: recordersPerWorker * o.Workers,
-		wake: make(chan struct{}, 1),
+		ackSig: make(chan struct{}, 1), ackEnd: make(chan struct{}), wake: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
 	}, nil
@@ -183,11 +193,15 @@ func (w *Worker) Start() {
 		for range w.recorders {
 			go w.recordLoop()
 		}
+		if w.batcher != nil {
+			go w.ackLoop()
+		}
 		go func() {
-			// The dispatcher closes jobs when it returns; the recorders end once the deliveries
-			// have handed over their last outcomes.
+			// The dispatcher closes jobs when it returns; the recorders and the acker end once
+			// the deliveries have handed over their last outcomes.
 			delivering.Wait()
 			close(w.outcomes)
+			close(w.ackEnd)
 		}()
 		go w.dispatch()
 	})
@@ -465,11 +479,14 @@ func (w *Worker) run(c claimed) {
 	} else {
 		record = w.deliver(c.e, c.leaseEnd(w.lease))
 	}
+	if record == nil {
+		return // queued for the acker
+	}
 	w.outcomes <- record
 }
 
 // deliver makes one attempt of e, leased until leaseEnd, and returns how to record the outcome
-// in the outbox.
+// in the outbox, or nil when it has queued the entry's Ack for the acker.
 func (w *Worker) deliver(e adapter.Entry, leaseEnd time.Time) (record func()) {
 	n := max(e.Attempts, 1) // Claim counts the attempt it hands out
 	log := w.entryLog(e)
@@ -493,6 +510,10 @@ func (w *Worker) deliver(e adapter.Entry, leaseEnd time.Time) (record func()) {
 	resp, err := w.c.Attempt(w.ctx, r, n)
 	w.obs.Attempted(AttemptResult(resp, err), time.Since(start))
 	if err == nil {
+		if w.batcher != nil {
+			w.queueAck(pendingAck{id: e.ID, leaseEnd: leaseEnd, log: log, status: resp.Status})
+			return nil
+		}
 		return func() {
 			w.store(log, "ack", leaseEnd, func(ctx context.Context) error { return w.ob.Ack(ctx, e.ID, w.owner) })
 			if log.enabled(slog.LevelDebug) {
@@ -560,42 +581,177 @@ func (w *Worker) store(log *entryLogger, op string, leaseEnd time.Time, f func(c
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), storeTimeout)
 		err := f(ctx)
 		cancel()
-		answered := errors.Is(err, adapter.ErrNotFound) || errors.Is(err, adapter.ErrConflict)
-		switch {
-		case err == nil && attempt == 1:
-			return
-		case err == nil || answered && attempt > 1:
-			log.get().Info("webhook: outbox "+op+" recorded after the store failed", slog.Int("store_attempts", attempt),
-				slog.String("answer", errText(err)))
-			return
-		case answered:
-			level := slog.LevelError
-			if errors.Is(err, adapter.ErrConflict) {
-				level = slog.LevelWarn
-			}
-			log.get().LogAttrs(w.ctx, level, "webhook: outbox "+op+" failed", slog.String("error", err.Error()))
+		if w.settled(log, op, attempt, err) || !w.tryAgain(log, op, attempt, err, leaseEnd, backoff) {
 			return
 		}
-		if cause := context.Cause(w.ctx); cause != nil {
-			log.get().Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
-				slog.String("gave_up", cause.Error()))
-			return
-		}
-		if !w.clock.Now().Add(backoff).Before(leaseEnd) {
-			log.get().Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
-				slog.String("gave_up", "the lease ends: the entry will be delivered again"))
-			return
-		}
-		if attempt == 1 {
-			log.get().Warn("webhook: outbox "+op+" failed; will try again", slog.String("error", err.Error()))
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-w.ctx.Done():
-			t.Stop()
+		if !w.pause(backoff) {
+			continue // Stop gave up waiting: the next attempt is the last (tryAgain)
 		}
 		backoff = min(2*backoff, storeRetryMax)
+	}
+}
+
+// settled reports whether the answer err to a write of an outcome (attempt attempt of it)
+// ends the matter, and logs what it means (see store).
+func (w *Worker) settled(log *entryLogger, op string, attempt int, err error) bool {
+	answered := errors.Is(err, adapter.ErrNotFound) || errors.Is(err, adapter.ErrConflict)
+	switch {
+	case err == nil && attempt == 1:
+		return true
+	case err == nil || answered && attempt > 1:
+		log.get().Info("webhook: outbox "+op+" recorded after the store failed", slog.Int("store_attempts", attempt),
+			slog.String("answer", errText(err)))
+		return true
+	case answered:
+		level := slog.LevelError
+		if errors.Is(err, adapter.ErrConflict) {
+			level = slog.LevelWarn
+		}
+		log.get().LogAttrs(w.ctx, level, "webhook: outbox "+op+" failed", slog.String("error", err.Error()))
+		return true
+	}
+	return false
+}
+
+// tryAgain reports whether a write that failed with err (the store's failure, not an answer)
+// is to be tried again after backoff: not once Stop has given up waiting, nor once the
+// entry's lease, ending at leaseEnd, would have ended. It logs the failure.
+func (w *Worker) tryAgain(log *entryLogger, op string, attempt int, err error, leaseEnd time.Time, backoff time.Duration) bool {
+	if cause := context.Cause(w.ctx); cause != nil {
+		log.get().Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
+			slog.String("gave_up", cause.Error()))
+		return false
+	}
+	if !w.clock.Now().Add(backoff).Before(leaseEnd) {
+		log.get().Error("webhook: outbox "+op+" failed", slog.String("error", err.Error()), slog.Int("store_attempts", attempt),
+			slog.String("gave_up", "the lease ends: the entry will be delivered again"))
+		return false
+	}
+	if attempt == 1 {
+		log.get().Warn("webhook: outbox "+op+" failed; will try again", slog.String("error", err.Error()))
+	}
+	return true
+}
+
+// pause waits for backoff, or until Stop gives up waiting (false).
+func (w *Worker) pause(backoff time.Duration) bool {
+	t := time.NewTimer(backoff)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.ctx.Done():
+		return false
+	}
+}
+
+// pendingAck is a delivered entry whose Ack is queued for the acker.
+type pendingAck struct {
+	id       string
+	leaseEnd time.Time
+	log      *entryLogger
+	status   int
+	attempt  int // writes of it tried so far
+}
+
+// maxAckBatch bounds the entries of one AckEach.
+const maxAckBatch = 256
+
+// queueAck queues a delivered entry's Ack for the acker (it never blocks).
+func (w *Worker) queueAck(p pendingAck) {
+	w.acksMu.Lock()
+	w.acks = append(w.acks, p)
+	w.acksMu.Unlock()
+	select {
+	case w.ackSig <- struct{}{}:
+	default:
+	}
+}
+
+// takeAcks removes up to maxAckBatch queued Acks.
+func (w *Worker) takeAcks() []pendingAck {
+	w.acksMu.Lock()
+	defer w.acksMu.Unlock()
+	n := min(len(w.acks), maxAckBatch)
+	if n == 0 {
+		return nil
+	}
+	b := make([]pendingAck, n)
+	copy(b, w.acks)
+	w.acks = append(w.acks[:0], w.acks[n:]...)
+	return b
+}
+
+// ackLoop is the acker: it acknowledges the delivered entries that are waiting, all in one
+// AckEach, then those that came meanwhile, and so on: as an Ack group of the store's, but with
+// no goroutine, channel and wake-up per Ack. Each entry's answer is handled as store handles a
+// lone Ack's; a failed write is tried again for the entries whose lease still allows it. It
+// returns once the deliveries have ended and nothing is left to acknowledge.
+func (w *Worker) ackLoop() {
+	for {
+		end := false
+		select {
+		case <-w.ackSig:
+		case <-w.ackEnd:
+			end = true
+		}
+		for b := w.takeAcks(); b != nil; b = w.takeAcks() {
+			w.ackBatch(b)
+		}
+		if end {
+			return
+		}
+	}
+}
+
+// ackBatch acknowledges b in one write, trying again (as store does) while the write fails;
+// the Acks queued meanwhile join each new attempt, so that none waits out an outage behind
+// the others' backoff.
+func (w *Worker) ackBatch(b []pendingAck) {
+	backoff := storeRetryMin
+	var ids []string
+	for round := 1; len(b) > 0; round++ {
+		if round > 1 {
+			b = append(b, w.takeAcks()...)
+		}
+		ids = ids[:0]
+		for i := range b {
+			b[i].attempt++
+			ids = append(ids, b[i].id)
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), storeTimeout)
+		answers, err := w.batcher.AckEach(ctx, w.owner, ids)
+		cancel()
+		if err == nil && len(answers) != len(ids) {
+			err = fmt.Errorf("store: ack: %d answers for %d entries", len(answers), len(ids))
+		}
+		keep := b[:0]
+		for i, p := range b {
+			perr := err
+			if err == nil {
+				perr = answers[i]
+			}
+			if w.settled(p.log, "ack", p.attempt, perr) || !w.tryAgain(p.log, "ack", p.attempt, perr, p.leaseEnd, backoff) {
+				w.acked(p)
+				continue
+			}
+			keep = append(keep, p)
+		}
+		b = keep
+		if len(b) > 0 && w.pause(backoff) {
+			backoff = min(2*backoff, storeRetryMax)
+		}
+	}
+}
+
+// acked ends a delivered entry's handling once its Ack is recorded (or given up).
+func (w *Worker) acked(p pendingAck) {
+	if p.log.enabled(slog.LevelDebug) {
+		p.log.get().Debug("webhook: delivered", slog.Int("status", p.status))
+	}
+	w.wg.Done() // the entry's, added by the dispatcher
+	if w.heeds.Load() {
+		w.Wake() // the call's next entry may be due now
 	}
 }
 
