@@ -421,10 +421,16 @@ type entryState struct {
 	attempts, next, dead, err string
 }
 
+// errBadState is a state decodeState cannot read.
+type errBadState struct{ s string }
+
+func (e errBadState) Error() string { return fmt.Sprintf("outbox state %q: %v", e.s, errEntryCodec) }
+func (e errBadState) Unwrap() error { return errEntryCodec }
+
 // decodeState reads a state as encodeState wrote it (and the scripts rewrite it).
 func decodeState(s string) (entryState, error) {
-	bad := fmt.Errorf("outbox state %q: %w", s, errEntryCodec)
 	var st entryState
+	bad := errBadState{s} // formatted only if returned: Claim decodes a state per entry
 	att, rest, ok := strings.Cut(s, " ")
 	if !ok {
 		return st, bad
