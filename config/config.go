@@ -212,8 +212,11 @@ type Recording struct {
 
 // Outbox tunes callback delivery.
 type Outbox struct {
-	Workers int      `yaml:"workers"` // default 8; 1–256
-	Lease   Duration `yaml:"lease"`   // default 2m; must exceed the longest total timeout (55s)
+	// Workers is how many callbacks one instance sends at once. The worker claims up to
+	// 4×workers entries ahead of them and acknowledges delivered ones in batches. Default 8;
+	// 1–256.
+	Workers int      `yaml:"workers"`
+	Lease   Duration `yaml:"lease"` // default 2m; must exceed the longest total timeout (55s)
 	// Key seals the credentials of callback URLs in the store. Default: generated at first
 	// start and kept in data_dir; instances sharing a store must share it. Never logged.
 	Key Secret `yaml:"key"`
