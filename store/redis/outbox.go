@@ -56,7 +56,7 @@ const luaPrelude = `
 local P = ARGV[1]
 local R, H = KEYS[1], P .. 'head'
 local D, M, X, XM = P .. 'd', P .. 'm', P .. 'x', P .. 'xm'
-local sub, match, byte = string.sub, string.match, string.byte
+local sub, match, byte, find = string.sub, string.match, string.byte, string.find
 -- A state (encodeState in Go) is: attempts ' ' #L ':' L, m, #c ':' c, seq ' ' nu ' ' #next ':'
 -- next, #dead ':' dead, err; L, the lease, is empty or #o ':' o lu ' ' ct. The hot paths
 -- (Claim, Ack) edit it in place; dec and enc serve the others.
@@ -170,6 +170,8 @@ local function batch(cmd, key, args)
 end
 -- hmget reads the fields ids of hash key, a thousand at a time.
 local function hmget(key, ids)
+  if #ids == 0 then return {} end
+  if #ids <= 1000 then return redis.call('HMGET', key, unpack(ids)) end
   local out = {}
   for i = 1, #ids, 1000 do
     local got = redis.call('HMGET', key, unpack(ids, i, math.min(i + 999, #ids)))
@@ -200,16 +202,18 @@ var (
 	// already has one queued takes its call's queue (see above).
 	enqueueScript = goredis.NewScript(luaPrelude + `
 local n = tonumber(ARGV[2])
-local seen, ids, calls, ci = {}, {}, {}, {}
+-- Counters, not #t: Lua 5.1's length operator searches for the table's border each time.
+local seen, ids, calls, ci, nc = {}, {}, {}, {}, 0
 for i = 0, n - 1 do
   local b = 3 + i * 5
   local id, call = ARGV[b], ARGV[b + 1]
   if seen[id] then return 'conflict:' .. id end
   seen[id] = true
-  ids[#ids + 1] = id
+  ids[i + 1] = id
   if not ci[call] then
-    calls[#calls + 1] = call
-    ci[call] = #calls
+    nc = nc + 1
+    calls[nc] = call
+    ci[call] = nc
   end
 end
 -- (Dead letters are few or none: their hash is read only when there is one.)
@@ -223,23 +227,21 @@ for _, key in ipairs({M, XM}) do
 end
 local heads = {}
 local got = hmget(H, calls)
-for j = 1, #calls do heads[calls[j]] = got[j] end
+for j = 1, nc do heads[calls[j]] = got[j] end
 pend = {}
-local recs, newHeads, ready, multi = {}, {}, {}, {}
+local recs, newHeads, ready, multi, nh = {}, {}, {}, {}, 0
 for i = 0, n - 1 do
   local b = 3 + i * 5
   local id, call, st = ARGV[b], ARGV[b + 1], ARGV[b + 3]
-  recs[#recs + 1] = id
-  recs[#recs + 1] = ARGV[b + 2]
+  recs[2 * i + 1], recs[2 * i + 2] = id, ARGV[b + 2]
   local hid = heads[call]
   if not hid then
     -- The call's first entry: its head, in the fewest keys.
     heads[call] = id
     pend[id] = st
-    newHeads[#newHeads + 1] = call
-    newHeads[#newHeads + 1] = id
-    ready[#ready + 1] = ARGV[b + 4]
-    ready[#ready + 1] = id
+    newHeads[nh + 1], newHeads[nh + 2] = call, id
+    ready[nh + 1], ready[nh + 2] = ARGV[b + 4], id
+    nh = nh + 2
   else
     local t = dec(st)
     queued(call, hid)
@@ -250,16 +252,18 @@ for i = 0, n - 1 do
     multi[call] = true
   end
 end
-local states = {}
+local states, k = {}, 0
 for id, st in pairs(pend) do
-  states[#states + 1] = id
-  states[#states + 1] = st
+  states[k + 1], states[k + 2] = id, st
+  k = k + 2
 end
 pend = nil
 batch('HSET', D, recs)
 batch('HSET', M, states)
-if #newHeads > 0 then batch('HSET', H, newHeads) end
-if #ready > 0 then batch('ZADD', R, ready) end
+if nh > 0 then
+  batch('HSET', H, newHeads)
+  batch('ZADD', R, ready)
+end
 redis.call('INCRBY', P .. 'n', ARGV[2])
 for call in pairs(multi) do resched(call) end
 return 'ok'
@@ -300,7 +304,8 @@ if want <= 0 then return out end
 local ids = redis.call('ZRANGEBYSCORE', R, '-inf', ARGV[2], 'LIMIT', 0, want)
 if #ids == 0 then return out end
 local ds, ms = hmget(D, ids), hmget(M, ids)
-local ready, states = {}, {}
+-- Counters, not #t: Lua 5.1's length operator searches for the table's border each time.
+local ready, states, k, no = {}, {}, 0, #out
 -- Each state is edited in place: its attempts counted, its lease replaced by this one.
 local l = #owner .. ':' .. owner .. lu .. ' ' .. tok
 local lease = ' ' .. #l .. ':' .. l
@@ -311,18 +316,17 @@ for i, id in ipairs(ids) do
     if not p then error('outbox state ' .. s .. ': bad encoding') end
     local q = p + tonumber(hl)
     local ns = (a + 1) .. lease .. sub(s, q)
-    states[#states + 1] = id
-    states[#states + 1] = ns
+    states[k + 1], states[k + 2] = id, ns
+    ready[k + 1], ready[k + 2] = lu, id
+    k = k + 2
     if byte(s, q) == 49 then redis.call('ZADD', P .. 'l:' .. dec(s).c, lu, id) end
-    ready[#ready + 1] = lu
-    ready[#ready + 1] = id
-    local n = #out
-    out[n + 1], out[n + 2] = ds[i], ns
+    out[no + 1], out[no + 2] = ds[i], ns
+    no = no + 2
   else
     redis.call('ZREM', R, id)
   end
 end
-if #states > 0 then
+if k > 0 then
   batch('HSET', M, states)
   batch('ZADD', R, ready)
 end

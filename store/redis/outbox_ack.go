@@ -45,48 +45,52 @@ const (
 var ackScript = goredis.NewScript(luaPrelude + `
 local n = tonumber(ARGV[2])
 local ids = {}
-for i = 0, n - 1 do ids[i + 1] = ARGV[3 + i * 2] end
+for i = 1, n do ids[i] = ARGV[1 + i * 2] end
 local ms = hmget(M, ids)
 local out, calls, gone = {}, {}, {}
-local dels, heads, ready = {}, {}, {}
-local lastOwner, prefix
+-- Counters, not #t: Lua 5.1's length operator searches for the table's border each time.
+local dels, heads, ready, nd, nh = {}, {}, {}, 0, 0
+local lastOwner, prefix, pl
 for i = 1, n do
   local id, owner, s = ids[i], ARGV[2 + i * 2], ms[i]
   if gone[id] or not s then
     out[i] = 'notfound'
   else
-    -- The owner is the start of the lease, L (see encodeState), when owner holds it.
+    -- The owner is the start of the lease, L (see encodeState), when owner holds it: a plain
+    -- find anchored at L's start compares it without making a substring.
     if owner ~= lastOwner then
       lastOwner, prefix = owner, #owner .. ':' .. owner
+      pl = #prefix
     end
     local hl, p = match(s, '^%d+ (%d+):()')
     if not p then error('outbox state ' .. s .. ': bad encoding') end
     local q = p + tonumber(hl)
-    if owner == '' or q - p < #prefix or sub(s, p, p + #prefix - 1) ~= prefix then
+    if owner == '' or q - p < pl or find(s, prefix, p, true) ~= p then
       out[i] = 'conflict'
     else
       local cl, r = match(s, '^(%d+):()', q + 1)
       local call = sub(s, r, r + tonumber(cl) - 1)
       gone[id] = true
-      dels[#dels + 1] = id
+      nd = nd + 1
+      dels[nd] = id
       if byte(s, q) == 49 then
         redis.call('ZREM', P .. 'q:' .. call, id)
         redis.call('ZREM', P .. 'l:' .. call, id)
         calls[call] = true
       else
-        heads[#heads + 1] = call
-        ready[#ready + 1] = id
+        nh = nh + 1
+        heads[nh], ready[nh] = call, id
       end
       out[i] = 'ok'
     end
   end
 end
-if #dels > 0 then
+if nd > 0 then
   batch('HDEL', D, dels)
   batch('HDEL', M, dels)
-  redis.call('DECRBY', P .. 'n', #dels)
+  redis.call('DECRBY', P .. 'n', nd)
 end
-if #heads > 0 then
+if nh > 0 then
   batch('HDEL', H, heads)
   batch('ZREM', R, ready)
 end
