@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/pbxbridge/pbxbridge/adapter"
-	"github.com/pbxbridge/pbxbridge/blob"
-	"github.com/pbxbridge/pbxbridge/config"
 	"github.com/pbxbridge/pbxbridge/store/local"
 	"github.com/pbxbridge/pbxbridge/translate"
 )
@@ -121,23 +119,7 @@ type gatherRun struct {
 // other documents by path. The caller's collections return results in order.
 func runGather(t *testing.T, dialect, doc string, docs map[string]string, results ...adapter.DigitResult) *gatherRun {
 	t.Helper()
-	st, err := local.Open(t.TempDir(), local.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	bl, err := blob.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bl.Close() })
-	cfg, err := config.Parse([]byte(`
-apps:
-  - {name: app, dialect: ` + dialect + `, url: "http://app.test/doc"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, bl, cfg := engineFixture(t, `{name: app, dialect: `+dialect+`, url: "http://app.test/doc"}`)
 	app := &appServer{docs: map[string]string{"/doc": doc}}
 	for k, v := range docs {
 		app.docs[k] = v

@@ -83,9 +83,9 @@ func wav(d time.Duration) []byte {
 	return append(h, data...)
 }
 
-// reconcileFixture opens an embedded store and a blob directory (closed when t ends) and
-// parses a config with the one app given (YAML flow mapping).
-func reconcileFixture(t *testing.T, app string) (*local.Store, *blob.Dir, *config.Config) {
+// engineFixture opens an embedded store and a blob directory (closed when t ends) and parses
+// a config with the one app given (YAML flow mapping): what an engine under test runs on.
+func engineFixture(t *testing.T, app string) (*local.Store, *blob.Dir, *config.Config) {
 	t.Helper()
 	st, err := local.Open(t.TempDir(), local.Options{NoSync: true})
 	if err != nil {
@@ -112,7 +112,7 @@ func reconcileFixture(t *testing.T, app string) (*local.Store, *blob.Dir, *confi
 // must stay readable.
 func TestReconcile(t *testing.T) {
 	ctx := context.Background()
-	st, bl, cfg := reconcileFixture(t, `{name: vm, dialect: flexml, url: "http://127.0.0.1:1/vm", status_url: "http://127.0.0.1:1/status"}`)
+	st, bl, cfg := engineFixture(t, `{name: vm, dialect: flexml, url: "http://127.0.0.1:1/vm", status_url: "http://127.0.0.1:1/status"}`)
 	spec := `{"mode":"foreground","doc":"http://127.0.0.1:1/vm","format":"mp3","trim":"none",
 		"action":{"url":"http://127.0.0.1:1/act","auth":"c2VhbGVkOnU6cA==","method":"POST","retry":{"rc":1}},
 		"disposition":"execute",
@@ -209,7 +209,7 @@ func TestReconcile(t *testing.T) {
 // action is not sent again); the call was already gone from the PBX, so nothing is hung up.
 func TestReconcilePlivoBackground(t *testing.T) {
 	ctx := context.Background()
-	st, bl, cfg := reconcileFixture(t, `{name: pl, dialect: plivo, url: "http://127.0.0.1:1/answer", status_url: "http://127.0.0.1:1/hangup"}`)
+	st, bl, cfg := engineFixture(t, `{name: pl, dialect: plivo, url: "http://127.0.0.1:1/answer", status_url: "http://127.0.0.1:1/hangup"}`)
 	spec := `{"mode":"session","doc":"http://127.0.0.1:1/answer","format":"mp3",
 		"action":{"url":"http://127.0.0.1:1/act","method":"POST","retry":{}},"disposition":"notify","action_at_start":true,
 		"callback":{"url":"http://127.0.0.1:1/cb","method":"POST","retry":{}},
@@ -278,7 +278,7 @@ func (s endingStore) ListCalls(ctx context.Context) ([]adapter.CallState, error)
 // a second one (integration/redisfault's TestBacklog saw 46-84 of 100 under load).
 func TestReconcileSkipsCallsEndedMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	st, bl, cfg := reconcileFixture(t, `{name: vm, dialect: flexml, url: "http://127.0.0.1:1/vm", status_url: "http://127.0.0.1:1/status"}`)
+	st, bl, cfg := engineFixture(t, `{name: vm, dialect: flexml, url: "http://127.0.0.1:1/vm", status_url: "http://127.0.0.1:1/status"}`)
 	t0 := time.Unix(1_800_000_000, 0)
 	for _, id := range []string{"ended", "dead"} {
 		if _, err := st.PutCall(ctx, adapter.CallState{ID: id, PBX: "fs", ChannelID: "ch-" + id, App: "vm",
