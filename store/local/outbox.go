@@ -159,19 +159,29 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 // but was not claimed again still belongs to its owner: the delivery it reports did happen.
 func (s *Store) Ack(ctx context.Context, id, owner string) error {
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		e, err := ownedEntry(tx, id, owner)
-		if err != nil {
-			return err
+		answer, err := ackIn(tx, id, owner)
+		if answer != nil {
+			return answer
 		}
-		if err := removeQueued(tx, e); err != nil {
-			return err
-		}
-		return reschedule(tx, e.CallID)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: ack: %w", err)
 	}
 	return nil
+}
+
+// ackIn removes owner's entry id in tx and lets its call's next entry go. When the entry is
+// not queued or not owner's, that is its answer, and tx is untouched; err is a failure of tx.
+func ackIn(tx *bolt.Tx, id, owner string) (answer, err error) {
+	e, answer := ownedEntry(tx, id, owner)
+	if answer != nil {
+		return answer, nil
+	}
+	if err := removeQueued(tx, e); err != nil {
+		return nil, err
+	}
+	return nil, reschedule(tx, e.CallID)
 }
 
 // AckEach acknowledges ids for owner in one transaction, each as Ack would
@@ -181,17 +191,13 @@ func (s *Store) AckEach(ctx context.Context, owner string, ids []string) ([]erro
 	answers := make([]error, len(ids))
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		for i, id := range ids {
-			answers[i] = nil
-			e, err := ownedEntry(tx, id, owner)
+			answer, err := ackIn(tx, id, owner)
 			if err != nil {
-				answers[i] = fmt.Errorf("store: ack: %w", err)
-				continue
-			}
-			if err := removeQueued(tx, e); err != nil {
 				return err
 			}
-			if err := reschedule(tx, e.CallID); err != nil {
-				return err
+			answers[i] = nil
+			if answer != nil {
+				answers[i] = fmt.Errorf("store: ack: %w", answer)
 			}
 		}
 		return nil
