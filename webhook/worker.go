@@ -23,13 +23,14 @@ const storeTimeout = 10 * time.Second
 // How the dispatcher claims (see dispatch) and how many outcomes may be being recorded at
 // once, per delivery slot (Workers). In the delivery benchmark (8 workers, Redis) refilling a
 // buffer of 2×Workers at Workers/2 took 0.27 store round trips per callback; refilling
-// 4×Workers at Workers, with room for 8×Workers Acks so that more of them share a group, took
-// 0.16 and cut redis-server's CPU per callback by a fifth. 8×Workers at 4×Workers saved
-// little more.
+// 4×Workers at Workers, with the Acks batched (ackLoop), 0.16, with a fifth less of
+// redis-server's CPU per callback. 8×Workers at 4×Workers saved little more. The recorders
+// record the outcomes that are not batched Acks: retries, dead letters, releases (and every
+// outcome over an Outbox that is not an adapter.AckBatcher).
 const (
 	claimBuffer        = 4 // the buffer is filled up to claimBuffer×Workers entries...
 	claimLow           = 1 // ...whenever it holds at most claimLow×Workers
-	recordersPerWorker = 8
+	recordersPerWorker = 2
 )
 
 // While the outbox fails (a Redis restarting, failing over or out of reach), the worker tries
@@ -103,13 +104,12 @@ type Worker struct {
 	obs   Observer
 
 	// jobs hands claimed entries to the Workers delivery goroutines, which hand each outcome
-	// to one of recorders goroutines on outcomes (see run). They live as long as the worker:
-	// a goroutine per delivery grew its stack anew every time (the HTTP client's calls are
-	// deep), a few percent of a callback's CPU.
-	jobs      chan claimed
-	outcomes  chan func()
-	recorders int
-	wake      chan struct{}
+	// to one of recordersPerWorker×Workers recorder goroutines on outcomes (see run). They
+	// live as long as the worker: a goroutine per delivery grew its stack anew every time (the
+	// HTTP client's calls are deep), a few percent of a callback's CPU.
+	jobs     chan claimed
+	outcomes chan func()
+	wake     chan struct{}
 	// batcher is ob when it can acknowledge entries together (adapter.AckBatcher): the
 	// delivery goroutines then queue each delivered entry on acks for the acker goroutine,
 	// which acknowledges all that are waiting in one write, rather than hand each to a
@@ -172,7 +172,7 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 	return &Worker{obs: o.Observer, batcher: batcher,
 		ob: o.Outbox, c: o.Client, owner: o.Owner, n: o.Workers, lease: o.Lease, poll: o.Poll,
 		clock: o.Clock, log: o.Logger.With(slog.String("owner", o.Owner)),
-		jobs: make(chan claimed), outcomes: make(chan func()), recorders: recordersPerWorker * o.Workers,
+		jobs: make(chan claimed), outcomes: make(chan func()),
 		ackSig: make(chan struct{}, 1), ackEnd: make(chan struct{}), wake: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
@@ -190,7 +190,7 @@ func (w *Worker) Start() {
 		for range w.n {
 			delivering.Go(w.deliverLoop)
 		}
-		for range w.recorders {
+		for range recordersPerWorker * w.n {
 			go w.recordLoop()
 		}
 		if w.batcher != nil {
@@ -463,8 +463,9 @@ func (w *Worker) recordLoop() {
 
 // run makes one attempt of c's entry in a delivery goroutine, then hands the recording of the
 // outcome in the outbox to a recorder, so that the next delivery need not wait for this one's
-// Ack. At most recordersPerWorker×Workers outcomes are being recorded at once: run waits for
-// a free recorder when they are all busy, as with a store that is slow to answer.
+// Ack. At most recordersPerWorker×Workers outcomes are being recorded at once (batched Acks
+// aside): run waits for a free recorder when they are all busy, as with a store that is slow
+// to answer.
 func (w *Worker) run(c claimed) {
 	var record func()
 	if wait := w.clock.Now().Sub(c.at); wait > w.maxWait() {
