@@ -207,11 +207,11 @@ func BenchmarkDelivery(b *testing.B) {
 	// pinRedis places the Redis servers of the split rows on their CPU (see split below).
 	var redisCPUs []int
 	pinRedis := func(b *testing.B, ss ...*redistest.Server) {
+		if redisCPUs == nil {
+			return
+		}
 		for _, s := range ss {
-			if redisCPUs == nil {
-				return
-			}
-			if _, err := affinity.Pin(s.Pid(), redisCPUs...); err != nil {
+			if err := affinity.Pin(s.Pid(), redisCPUs...); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -11,61 +11,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Pin sets the CPU affinity of every thread of process pid to cpus (threads the process
-// starts later inherit it from their creator) and returns a func that restores each thread's
-// earlier affinity (threads started since get the first thread's).
-func Pin(pid int, cpus ...int) (restore func() error, err error) {
+// Pin sets the CPU affinity of every thread of process pid to cpus. Threads the process starts
+// later inherit it from their creator; one started while the others are being pinned may
+// inherit its creator's old affinity, so the threads are listed again until a pass finds none
+// new.
+func Pin(pid int, cpus ...int) error {
 	var want unix.CPUSet
 	for _, c := range cpus {
 		want.Set(c)
 	}
-	saved := map[int]unix.CPUSet{}
-	var first unix.CPUSet
-	// A thread started while the others are being pinned may inherit its creator's old
-	// affinity: list them again until a pass finds none new.
-	for pass := 0; ; pass++ {
-		tids, err := threads(pid)
-		if err != nil {
-			return nil, err
-		}
-		fresh := 0
-		for _, tid := range tids {
-			if _, done := saved[tid]; done {
-				continue
-			}
-			var old unix.CPUSet
-			if err := unix.SchedGetaffinity(tid, &old); err != nil {
-				continue // the thread has exited
-			}
-			if len(saved) == 0 {
-				first = old
-			}
-			saved[tid] = old
-			fresh++
-			if err := unix.SchedSetaffinity(tid, &want); err != nil && err != unix.ESRCH {
-				return nil, fmt.Errorf("affinity: pin thread %d of %d to %v: %w", tid, pid, cpus, err)
-			}
-		}
-		if fresh == 0 || pass == 10 {
-			break
-		}
-	}
-	return func() error {
+	pinned := map[int]bool{}
+	for pass := 0; pass < 10; pass++ {
 		tids, err := threads(pid)
 		if err != nil {
 			return err
 		}
+		fresh := 0
 		for _, tid := range tids {
-			old, ok := saved[tid]
-			if !ok {
-				old = first
+			if pinned[tid] {
+				continue
 			}
-			if err := unix.SchedSetaffinity(tid, &old); err != nil && err != unix.ESRCH {
-				return fmt.Errorf("affinity: restore thread %d of %d: %w", tid, pid, err)
+			pinned[tid] = true
+			fresh++
+			if err := unix.SchedSetaffinity(tid, &want); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("affinity: pin thread %d of %d to %v: %w", tid, pid, cpus, err)
 			}
 		}
-		return nil
-	}, nil
+		if fresh == 0 {
+			break
+		}
+	}
+	return nil
 }
 
 // threads lists the thread ids of process pid, from /proc.
