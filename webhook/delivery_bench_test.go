@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -335,32 +334,11 @@ func redisCPUTime(b *testing.B, s *redistest.Server) time.Duration {
 }
 
 // redisCallCounts is how many scripts (EVAL, EVALSHA) redis-server s has run, and how many
-// data commands, run by the scripts or sent on their own, from INFO commandstats. They do not
-// move with the machine's load: the figures to compare layouts by.
+// data commands, run by the scripts or sent on their own (redistest.CommandStats).
 func redisCallCounts(b *testing.B, s *redistest.Server) (scripts, cmds int64) {
-	out, err := s.Do("INFO", "commandstats")
+	st, err := s.CommandStats()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(out, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-		if !ok {
-			continue
-		}
-		name = strings.TrimPrefix(name, "cmdstat_")
-		n, err := strconv.ParseInt(rest[:strings.IndexByte(rest+",", ',')], 10, 64)
-		if err != nil {
-			b.Fatalf("INFO commandstats: %s: %v", line, err)
-		}
-		switch {
-		case name == "eval" || name == "evalsha":
-			scripts += n
-		case strings.HasPrefix(name, "cluster") || strings.HasPrefix(name, "client") ||
-			strings.HasPrefix(name, "config") || strings.HasPrefix(name, "script") ||
-			name == "info" || name == "hello" || name == "ping" || name == "command" || name == "readonly":
-		default:
-			cmds += n
-		}
-	}
-	return scripts, cmds
+	return st.Scripts, st.Cmds
 }

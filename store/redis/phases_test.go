@@ -2,8 +2,6 @@ package redis_test
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -92,32 +90,14 @@ func BenchmarkOutboxPhases(b *testing.B) {
 	per(b, m2, m3, "ack")
 }
 
-// scriptTime reads INFO commandstats: the µs redis-server spent running scripts (EVAL,
-// EVALSHA, their commands included) and running data commands (mostly the scripts' own).
+// scriptTime is the µs redis-server spent running scripts (their commands included) and
+// running data commands (mostly the scripts' own), from INFO commandstats.
 func scriptTime(b *testing.B, s *redistest.Server) (script, cmds int64) {
-	out, err := s.Do("INFO", "commandstats")
+	st, err := s.CommandStats()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(out, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || !strings.HasPrefix(name, "cmdstat_") {
-			continue
-		}
-		_, rest, _ = strings.Cut(rest, "usec=")
-		us, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-		if err != nil {
-			b.Fatalf("INFO commandstats: %s: %v", line, err)
-		}
-		switch name = strings.TrimPrefix(name, "cmdstat_"); name {
-		case "eval", "evalsha":
-			script += us
-		case "info", "ping", "hello", "client", "script", "config", "command":
-		default:
-			cmds += us
-		}
-	}
-	return script, cmds
+	return st.ScriptUsec, st.CmdUsec
 }
 
 func selfCPU() time.Duration {

@@ -270,3 +270,51 @@ func (s *Server) CPU() (time.Duration, error) {
 	}
 	return time.Duration(total * float64(time.Second)), nil
 }
+
+// CommandStats is what INFO commandstats reports of the commands a benchmark charges to the
+// store: scripts (EVAL, EVALSHA, the commands they run included) and data commands (run by
+// the scripts or sent on their own; administration such as INFO, PING or CLUSTER aside).
+type CommandStats struct {
+	Scripts, Cmds       int64 // calls
+	ScriptUsec, CmdUsec int64 // µs spent in them
+}
+
+// CommandStats reads INFO commandstats. The counts do not move with the machine's load, so
+// they are the figures to compare outbox layouts by.
+func (s *Server) CommandStats() (CommandStats, error) {
+	var st CommandStats
+	out, err := s.Do("INFO", "commandstats")
+	if err != nil {
+		return st, err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		var calls, usec int64
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "calls":
+				calls, err = strconv.ParseInt(v, 10, 64)
+			case "usec":
+				usec, err = strconv.ParseInt(v, 10, 64)
+			}
+			if err != nil {
+				return st, fmt.Errorf("INFO commandstats: %s: %w", line, err)
+			}
+		}
+		switch name = strings.TrimPrefix(name, "cmdstat_"); {
+		case name == "eval" || name == "evalsha":
+			st.Scripts, st.ScriptUsec = st.Scripts+calls, st.ScriptUsec+usec
+		case strings.HasPrefix(name, "cluster") || strings.HasPrefix(name, "client") ||
+			strings.HasPrefix(name, "config") || strings.HasPrefix(name, "script") ||
+			strings.HasPrefix(name, "command") || name == "info" || name == "hello" ||
+			name == "ping" || name == "readonly":
+		default:
+			st.Cmds, st.CmdUsec = st.Cmds+calls, st.CmdUsec+usec
+		}
+	}
+	return st, nil
+}
