@@ -127,7 +127,12 @@ type harness struct {
 	clock *fakeClock
 	log   *eventLog
 	t0    time.Time
+	poll  time.Duration // the worker's (5ms)
+	plain bool          // the worker sees the store as a plain Outbox, not an AckBatcher
 }
+
+// plainOutbox hides a store's AckEach: the worker then records each Ack through a recorder.
+type plainOutbox struct{ adapter.Outbox }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
@@ -137,7 +142,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	t0 := time.Now().Truncate(time.Second)
-	return &harness{store: st, clock: &fakeClock{t: t0}, log: newEventLog(), t0: t0}
+	return &harness{store: st, clock: &fakeClock{t: t0}, log: newEventLog(), t0: t0, poll: 5 * time.Millisecond}
 }
 
 // start runs a worker on the harness' store; it is stopped when the test ends.
@@ -147,8 +152,12 @@ func (h *harness) start(t *testing.T, owner string, workers int) *Worker {
 		Logger:  slog.New(h.log),
 		Secrets: SecretMap{"app1": {AuthToken: testToken, SigningSecret: testSecret}},
 	})
-	w, err := NewWorker(WorkerOptions{Outbox: h.store, Client: c, Owner: owner, Workers: workers,
-		Poll: 5 * time.Millisecond, Clock: h.clock, Logger: slog.New(h.log)})
+	var ob adapter.Outbox = h.store
+	if h.plain {
+		ob = plainOutbox{h.store}
+	}
+	w, err := NewWorker(WorkerOptions{Outbox: ob, Client: c, Owner: owner, Workers: workers,
+		Poll: h.poll, Clock: h.clock, Logger: slog.New(h.log)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +259,30 @@ func TestWorkerDelivers(t *testing.T) {
 		if err := Verify([]string{testSecret}, r.Header.Get(HeaderSignature), r.Method, r.URL, r.Body, time.Now()); err != nil {
 			t.Errorf("X-Pbxbridge-Signature: %v", err)
 		}
+	}
+}
+
+// Once an entry is acknowledged, its call's next entry goes at once, whether the Ack went in
+// a batch (the store is an AckBatcher) or through a recorder: the worker wakes its dispatcher
+// for it, and does not wait for its poll (an hour here).
+func TestWorkerWakesForTheCallsNextEntry(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		t.Run(map[bool]string{false: "batched", true: "recorded"}[plain], func(t *testing.T) {
+			h := newHarness(t)
+			h.poll, h.plain = time.Hour, plain
+			a := newApp(t, func(http.ResponseWriter, *http.Request, int) {})
+			var es []adapter.Entry
+			for seq := int64(1); seq <= 4; seq++ {
+				es = append(es, h.entry(fmt.Sprintf("call-a-%d", seq), "call-a", seq, a.URL+"/cb", retry5xx))
+			}
+			h.enqueue(t, es...)
+			h.start(t, "w1", 2)
+			for _, e := range es {
+				if ev := h.log.outcome(t, e.ID); ev.msg != "webhook: delivered" {
+					t.Fatalf("%s: %s %v", e.ID, ev.msg, ev.attrs)
+				}
+			}
+		})
 	}
 }
 
